@@ -1,0 +1,55 @@
+from django.contrib import admin
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from loyalty import api as loyalty_api
+from members import api as members_api
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness and database reachability, for load balancers."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:  # any database failure means "not ready"
+        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+api_v1 = [
+    path("cards/issue/", members_api.CardIssueApi.as_view(), name="cards-issue"),
+    path(
+        "cards/<str:number>/balance/", loyalty_api.CardBalanceApi.as_view(), name="cards-balance"
+    ),
+    path(
+        "cards/<str:number>/replace/", members_api.CardReplaceApi.as_view(), name="cards-replace"
+    ),
+    path("members/lookup/", members_api.MemberLookupApi.as_view(), name="members-lookup"),
+    path("purchases/", loyalty_api.PurchaseCreateApi.as_view(), name="purchases"),
+    path(
+        "purchases/<int:purchase_id>/",
+        loyalty_api.PurchaseDetailApi.as_view(),
+        name="purchases-detail",
+    ),
+    path(
+        "purchases/<int:purchase_id>/refunds/",
+        loyalty_api.RefundCreateApi.as_view(),
+        name="purchases-refunds",
+    ),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("health/", health, name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api-schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(
+            url_name="api-schema", authentication_classes=[], permission_classes=[]
+        ),
+        name="api-docs",
+    ),
+    path("api/v1/", include(api_v1)),
+]

@@ -1,0 +1,199 @@
+from typing import Any
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from members.selectors import member_by_card
+
+from .api_base import ERROR_RESPONSES, validated_input
+from .exceptions import InvalidRequest, NotFound
+from .idempotency import OperationResult
+from .models import Purchase
+from .selectors import member_balance, purchase_summary
+from .services import purchase_record, refund_record
+
+MONEY_FIELD = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    description=(
+        "A unique key per operation (a UUID). Replays return the original response; "
+        "the same key with a different body is refused with 409."
+    ),
+)
+
+
+class BalanceSerializer(serializers.Serializer):
+    class ExpiringSerializer(serializers.Serializer):
+        points = serializers.IntegerField()
+        expires_at = serializers.DateTimeField()
+
+    available = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    debt = serializers.IntegerField(help_text="Points owed after refunds; repaid from new points.")
+    expiring = ExpiringSerializer(many=True)
+
+
+class ShortBalanceSerializer(serializers.Serializer):
+    available = serializers.IntegerField()
+    pending = serializers.IntegerField()
+
+
+class AppliedRuleSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    description = serializers.CharField()
+    points = serializers.IntegerField()
+
+
+class PurchaseOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    receipt_id = serializers.CharField()
+    card = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    points_earned = serializers.IntegerField()
+    points_redeemed = serializers.IntegerField()
+    applied_rules = AppliedRuleSerializer(many=True)
+    balance = ShortBalanceSerializer()
+    created_at = serializers.DateTimeField()
+
+
+class RefundOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    purchase = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    points_reversed = serializers.IntegerField()
+    points_returned = serializers.IntegerField()
+    debt_booked = serializers.IntegerField()
+    balance = ShortBalanceSerializer()
+    created_at = serializers.DateTimeField()
+
+
+def _idempotency_key(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise InvalidRequest(_("The Idempotency-Key header is required."), field="Idempotency-Key")
+    return key
+
+
+def _result_response(result: OperationResult) -> Response:
+    response = Response(result.body, status=result.status)
+    if result.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
+class CardBalanceApi(APIView):
+    @extend_schema(
+        operation_id="cards_balance",
+        summary="Points on a card: available, pending and expiring",
+        responses={200: BalanceSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request, number: str) -> Response:
+        member, _card = member_by_card(number)
+        return Response(member_balance(member))
+
+
+class PurchaseCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        class ItemSerializer(serializers.Serializer):
+            sku = serializers.CharField(max_length=64)
+            category = serializers.CharField(max_length=64, required=False, allow_blank=True)
+            qty = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=0)
+            price = serializers.DecimalField(**MONEY_FIELD)
+
+        card = serializers.CharField(max_length=32)
+        receipt_id = serializers.CharField(max_length=64)
+        amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+        items = ItemSerializer(many=True, required=False, max_length=1000)
+        redeem_points = serializers.IntegerField(min_value=0, default=0)
+
+        def validate_amount(self, value: Any) -> Any:
+            if value <= 0:
+                raise serializers.ValidationError(_("Amount must be positive."))
+            return value
+
+    @extend_schema(
+        operation_id="purchases_create",
+        summary="Record a purchase: earn points, optionally pay part with points",
+        parameters=[IDEMPOTENCY_KEY],
+        request=InputSerializer,
+        responses={
+            201: PurchaseOutputSerializer,
+            200: OpenApiResponse(
+                PurchaseOutputSerializer,
+                description="This receipt was already recorded with the same data.",
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        key = _idempotency_key(request)
+        data = validated_input(self.InputSerializer, request.data)
+        items = [
+            {name: str(value) for name, value in item.items()} for item in data.get("items", [])
+        ]
+        result = purchase_record(
+            partner=request.auth.partner,
+            outlet=request.auth.outlet,
+            card_number=data["card"].strip(),
+            receipt_id=data["receipt_id"],
+            amount=data["amount"],
+            items=items,
+            redeem_points=data["redeem_points"],
+            idempotency_key=key,
+        )
+        return _result_response(result)
+
+
+class PurchaseDetailApi(APIView):
+    @extend_schema(
+        operation_id="purchases_retrieve",
+        summary="A purchase recorded by this partner",
+        responses={200: PurchaseOutputSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request, purchase_id: int) -> Response:
+        purchase = (
+            Purchase.objects.select_related("card")
+            .filter(pk=purchase_id, partner=request.auth.partner)
+            .first()
+        )
+        if purchase is None:
+            raise NotFound(_("Purchase not found."))
+        balance = member_balance(purchase.member)
+        short = {"available": balance["available"], "pending": balance["pending"]}
+        return Response(purchase_summary(purchase, short))
+
+
+class RefundCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+        def validate_amount(self, value: Any) -> Any:
+            if value <= 0:
+                raise serializers.ValidationError(_("Amount must be positive."))
+            return value
+
+    @extend_schema(
+        operation_id="purchases_refunds_create",
+        summary="Refund part or all of a purchase",
+        parameters=[IDEMPOTENCY_KEY],
+        request=InputSerializer,
+        responses={201: RefundOutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request, purchase_id: int) -> Response:
+        key = _idempotency_key(request)
+        data = validated_input(self.InputSerializer, request.data)
+        result = refund_record(
+            partner=request.auth.partner,
+            purchase_id=purchase_id,
+            amount=data["amount"],
+            idempotency_key=key,
+        )
+        return _result_response(result)

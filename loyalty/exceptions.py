@@ -1,0 +1,52 @@
+"""Domain errors. The API maps each to an HTTP status with its message."""
+
+from django.utils.translation import gettext_lazy as _
+
+
+class LoyaltyError(Exception):
+    status_code = 400
+    default_message = _("The operation was refused.")
+    error_code = "refused"
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        self.message = str(message or self.default_message)
+        self.field = field
+        super().__init__(self.message)
+
+
+class InvalidRequest(LoyaltyError):
+    status_code = 400
+    error_code = "invalid"
+
+
+class NotFound(LoyaltyError):
+    status_code = 404
+    default_message = _("Not found.")
+    error_code = "not_found"
+
+
+class CardNotFound(NotFound):
+    # Unknown, blank, blocked and lost cards answer the same way, so that card
+    # numbers cannot be probed for which ones exist.
+    default_message = _("Card not found or not active.")
+    error_code = "card_not_found"
+
+
+class Conflict(LoyaltyError):
+    status_code = 409
+    error_code = "conflict"
+
+
+class InsufficientPoints(Conflict):
+    default_message = _("Not enough points.")
+    error_code = "insufficient_points"
+
+
+class IdempotencyConflict(Conflict):
+    default_message = _("This Idempotency-Key was already used with a different request.")
+    error_code = "idempotency_conflict"
+
+
+class ReceiptConflict(Conflict):
+    default_message = _("This receipt was already recorded with different data.")
+    error_code = "receipt_conflict"

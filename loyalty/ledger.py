@@ -1,0 +1,196 @@
+"""The point ledger: the one place that moves points.
+
+Every service that changes a balance locks the member's accounts with
+`member_accounts_lock` and then calls `transfer_post` (directly or through
+`available_credit`). Member balances are updated in the same transaction as
+the transfer row; system accounts are never locked or updated, so accruals of
+different members never wait for each other.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import F
+
+from partners.models import Partner
+
+from .exceptions import InsufficientPoints
+from .models import Account, Lot, Purchase, Refund, Transfer
+
+Kind = Account.Kind
+Code = Transfer.Code
+
+
+@dataclass
+class MemberAccounts:
+    """A member's accounts, locked FOR UPDATE for the current transaction."""
+
+    available: Account
+    pending: Account
+    debt: Account
+
+
+def member_accounts_create(member_id: int) -> None:
+    # Created in this order so that ids ascend available < pending < debt.
+    Account.objects.bulk_create(
+        [Account(member_id=member_id, kind=kind) for kind in Account.MEMBER_KINDS]
+    )
+
+
+def member_accounts_lock(member_id: int) -> MemberAccounts:
+    """Lock the member's accounts in ascending id order (one lock order, no deadlocks)."""
+    rows = {
+        a.kind: a
+        for a in Account.objects.select_for_update().filter(member_id=member_id).order_by("id")
+    }
+    return MemberAccounts(
+        available=rows[Kind.AVAILABLE], pending=rows[Kind.PENDING], debt=rows[Kind.DEBT]
+    )
+
+
+_system_account_ids: dict[tuple[str, int | None], int] = {}
+
+
+def system_account(kind: str, partner: Partner | None = None) -> Account:
+    """A system account (never locked, never materialized); created on first use."""
+    partner_id = partner.pk if partner is not None else None
+    cache_key = (kind, partner_id)
+    account_id = _system_account_ids.get(cache_key)
+    if account_id is not None:
+        return Account(id=account_id, kind=kind, partner_id=partner_id)
+    account, _created = Account.objects.get_or_create(kind=kind, member=None, partner_id=partner_id)
+    _system_account_ids[cache_key] = account.pk
+    return account
+
+
+def system_account_cache_clear() -> None:
+    _system_account_ids.clear()
+
+
+def _balance_delta(account: Account, *, credited: bool, amount: int) -> int:
+    sign = 1 if credited else -1
+    if account.kind in Account.DEBIT_NORMAL_KINDS:
+        sign = -sign
+    return sign * amount
+
+
+def transfer_post(
+    *,
+    debit: Account,
+    credit: Account,
+    amount: int,
+    code: str,
+    now: datetime,
+    purchase: Purchase | None = None,
+    refund: Refund | None = None,
+    reference: str = "",
+    from_lot: Lot | None = None,
+    lot_release_at: datetime | None = None,
+    lot_expires_at: datetime | None = None,
+) -> Transfer:
+    """Post one transfer and keep member balances and lots in step with it.
+
+    Member accounts passed here must come from `member_accounts_lock` in the
+    current transaction. A debit from a lot account consumes `from_lot`, or
+    the account's lots FIFO by expiry; a credit to one opens a new lot.
+    Raises InsufficientPoints (and writes nothing) if a member balance would
+    go negative.
+    """
+    if amount <= 0:
+        raise ValueError(f"transfer amount must be positive, got {amount}")
+    for account, credited in ((debit, False), (credit, True)):
+        if account.is_member_account:
+            new_balance = account.balance + _balance_delta(account, credited=credited, amount=amount)
+            if new_balance < 0:
+                raise InsufficientPoints()
+    transfer = Transfer.objects.create(
+        debit_account=debit,
+        credit_account=credit,
+        amount=amount,
+        code=code,
+        purchase=purchase,
+        refund=refund,
+        reference=reference,
+        created_at=now,
+    )
+    for account, credited in ((debit, False), (credit, True)):
+        if account.is_member_account:
+            account.balance += _balance_delta(account, credited=credited, amount=amount)
+            Account.objects.filter(pk=account.pk).update(balance=account.balance)
+    if debit.kind in Account.LOT_KINDS:
+        _lots_consume(debit, amount, from_lot)
+    if credit.kind in Account.LOT_KINDS:
+        Lot.objects.create(
+            account=credit,
+            transfer=transfer,
+            amount=amount,
+            remaining=amount,
+            release_at=lot_release_at if credit.kind == Kind.PENDING else None,
+            expires_at=lot_expires_at,
+            created_at=now,
+        )
+    return transfer
+
+
+def _lots_consume(account: Account, amount: int, from_lot: Lot | None) -> None:
+    if from_lot is not None:
+        if from_lot.account_id != account.pk or from_lot.remaining < amount:
+            raise ValueError("lot does not cover the debit")
+        from_lot.remaining -= amount
+        Lot.objects.filter(pk=from_lot.pk).update(remaining=F("remaining") - amount)
+        return
+    lots = Lot.objects.filter(account=account, remaining__gt=0).order_by(
+        F("expires_at").asc(nulls_last=True), "id"
+    )
+    left = amount
+    for lot in lots.iterator(chunk_size=50):
+        take = min(lot.remaining, left)
+        Lot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        left -= take
+        if left == 0:
+            return
+    # Unreachable while lots match the balance, which was checked above.
+    raise AssertionError(f"lots of account {account.pk} do not cover {amount} points")
+
+
+def available_credit(
+    *,
+    accounts: MemberAccounts,
+    source: Account,
+    amount: int,
+    code: str,
+    now: datetime,
+    expires_at: datetime | None,
+    from_lot: Lot | None = None,
+    purchase: Purchase | None = None,
+    refund: Refund | None = None,
+    reference: str = "",
+) -> int:
+    """Credit points to `available`, repaying any debt first. Returns points made available.
+
+    This is the debt policy: points a member owes after a refund are netted
+    from whatever they are credited next.
+    """
+    common = {"now": now, "purchase": purchase, "refund": refund, "reference": reference}
+    repay = min(accounts.debt.balance, amount)
+    if repay:
+        transfer_post(
+            debit=source,
+            credit=accounts.debt,
+            amount=repay,
+            code=Code.DEBT_REPAYMENT,
+            from_lot=from_lot,
+            **common,
+        )
+    rest = amount - repay
+    if rest:
+        transfer_post(
+            debit=source,
+            credit=accounts.available,
+            amount=rest,
+            code=code,
+            from_lot=from_lot,
+            lot_expires_at=expires_at,
+            **common,
+        )
+    return rest

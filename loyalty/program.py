@@ -1,0 +1,43 @@
+"""Program settings, read on every purchase, so cached briefly in-process."""
+
+import calendar
+import time
+from datetime import datetime, timedelta
+
+from .models import ProgramSettings
+
+_CACHE_SECONDS = 5.0
+_cached: tuple[float, ProgramSettings] | None = None
+
+
+def program_settings() -> ProgramSettings:
+    """The program's settings; a change made elsewhere is seen within 5 seconds."""
+    global _cached
+    if _cached is not None and time.monotonic() - _cached[0] < _CACHE_SECONDS:
+        return _cached[1]
+    settings_row, _created = ProgramSettings.objects.get_or_create(id=1)
+    _cached = (time.monotonic(), settings_row)
+    return settings_row
+
+
+def program_settings_cache_clear() -> None:
+    global _cached
+    _cached = None
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """`moment` plus calendar months, clamped to the month's last day (Jan 31 + 1 = Feb 28)."""
+    years, month_index = divmod(moment.month - 1 + months, 12)
+    year, month = moment.year + years, month_index + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def points_expire_at(program: ProgramSettings, earned_at: datetime) -> datetime | None:
+    if program.expiry_months == 0:
+        return None
+    return add_months(earned_at, program.expiry_months)
+
+
+def points_release_at(program: ProgramSettings, earned_at: datetime) -> datetime:
+    return earned_at + timedelta(days=program.pending_days)

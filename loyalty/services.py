@@ -1,0 +1,491 @@
+"""Writes of the loyalty program. Each public function is one transaction."""
+
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from members.models import Card, Member
+from members.selectors import member_by_card
+from partners.models import Outlet, Partner
+
+from .exceptions import InsufficientPoints, InvalidRequest, NotFound, ReceiptConflict
+from .idempotency import OperationResult, idempotency_claim, request_fingerprint
+from .ledger import (
+    Code,
+    Kind,
+    MemberAccounts,
+    available_credit,
+    member_accounts_lock,
+    system_account,
+    transfer_post,
+)
+from .models import Account, Lot, ProgramSettings, Purchase, Refund
+from .selectors import purchase_summary
+from .program import (
+    points_expire_at,
+    points_release_at,
+    program_settings,
+    program_settings_cache_clear,
+)
+
+CENT = Decimal("0.01")
+
+
+def program_settings_update(**fields: Any) -> ProgramSettings:
+    program = ProgramSettings.objects.get(id=1)
+    for name, value in fields.items():
+        setattr(program, name, value)
+    program.full_clean()
+    program.save()
+    program_settings_cache_clear()
+    return program
+
+
+def base_points(program: ProgramSettings, paid: Decimal) -> int:
+    """Points for money paid at the base rate, rounded down."""
+    units = (paid / program.earn_amount).to_integral_value(rounding=ROUND_FLOOR)
+    return int(units) * program.earn_points
+
+
+def _balance_body(accounts: MemberAccounts) -> dict[str, int]:
+    return {"available": accounts.available.balance, "pending": accounts.pending.balance}
+
+
+def _redeem_check(
+    program: ProgramSettings, accounts: MemberAccounts, amount: Decimal, points: int
+) -> Decimal:
+    """Validate a redemption against the program's rules; return its money value."""
+    if points < 0:
+        raise InvalidRequest("Points to redeem cannot be negative.", field="redeem_points")
+    value = (Decimal(points) * program.point_value).quantize(CENT)
+    max_value = amount * program.max_redeem_share
+    if value > max_value:
+        max_points = int((max_value / program.point_value).to_integral_value(rounding=ROUND_FLOOR))
+        raise InvalidRequest(
+            f"At most {max_points} points can pay for this receipt.", field="redeem_points"
+        )
+    available = accounts.available.balance
+    if available < max(points, program.min_balance_to_redeem):
+        if available < program.min_balance_to_redeem:
+            raise InsufficientPoints(
+                f"Redeeming needs a balance of at least {program.min_balance_to_redeem} points; "
+                f"{available} available."
+            )
+        raise InsufficientPoints(f"Not enough points: {available} available, {points} requested.")
+    return value
+
+
+def purchase_record(
+    *,
+    partner: Partner,
+    card_number: str,
+    receipt_id: str,
+    amount: Decimal,
+    items: list[dict[str, Any]] | None = None,
+    redeem_points: int = 0,
+    outlet: Outlet | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    """Record a receipt: redeem points against it, then earn points on the money paid.
+
+    Earned points wait in `pending` for the return window (or become available
+    at once when it is 0 days). The same partner + receipt id is one purchase.
+    """
+    items = items or []
+    if amount <= 0:
+        raise InvalidRequest("Amount must be positive.", field="amount")
+    fingerprint = request_fingerprint(
+        "purchase",
+        card=card_number,
+        receipt_id=receipt_id,
+        amount=amount,
+        items=items,
+        redeem_points=redeem_points,
+    )
+    with transaction.atomic():
+        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
+        if claim.replay is not None:
+            return claim.replay
+        existing = (
+            Purchase.objects.select_related("card")
+            .filter(partner=partner, receipt_id=receipt_id)
+            .first()
+        )
+        if existing is not None:
+            result = _purchase_repeat(existing, fingerprint)
+        else:
+            result = _purchase_create(
+                partner=partner,
+                outlet=outlet,
+                card=member_by_card(card_number)[1],
+                receipt_id=receipt_id,
+                amount=amount,
+                items=items,
+                redeem_points=redeem_points,
+                fingerprint=fingerprint,
+                now=now or timezone.now(),
+            )
+        claim.store(result)
+        return result
+
+
+def _purchase_repeat(existing: Purchase, fingerprint: str) -> OperationResult:
+    if existing.fingerprint != fingerprint:
+        raise ReceiptConflict()
+    balances = dict(
+        Account.objects.filter(
+            member_id=existing.member_id, kind__in=[Kind.AVAILABLE, Kind.PENDING]
+        ).values_list("kind", "balance")
+    )
+    balance = {"available": balances[Kind.AVAILABLE], "pending": balances[Kind.PENDING]}
+    return OperationResult(200, purchase_summary(existing, balance), replayed=True)
+
+
+def _purchase_create(
+    *,
+    partner: Partner,
+    outlet: Outlet | None,
+    card: Card,
+    receipt_id: str,
+    amount: Decimal,
+    items: list[dict[str, Any]],
+    redeem_points: int,
+    fingerprint: str,
+    now: datetime,
+) -> OperationResult:
+    program = program_settings()
+    assert card.member_id is not None
+    accounts = member_accounts_lock(card.member_id)
+    # A concurrent request for the same receipt held this lock until it
+    # committed; look again now that its purchase is visible.
+    existing = (
+        Purchase.objects.select_related("card")
+        .filter(partner=partner, receipt_id=receipt_id)
+        .first()
+    )
+    if existing is not None:
+        return _purchase_repeat(existing, fingerprint)
+    redeemed_value = _redeem_check(program, accounts, amount, redeem_points)
+    earned = base_points(program, amount - redeemed_value)
+    applied_rules = []
+    if earned:
+        applied_rules.append(
+            {
+                "rule": "base",
+                "description": (
+                    f"{program.earn_points} per {program.earn_amount} {program.currency} paid"
+                ),
+                "points": earned,
+            }
+        )
+    try:
+        # No savepoint needed: on a duplicate the error leaves purchase_record's
+        # atomic block, which rolls back everything including the key claim.
+        purchase = Purchase.objects.create(
+            partner=partner,
+            outlet=outlet,
+            card=card,
+            member_id=card.member_id,
+            receipt_id=receipt_id,
+            amount=amount,
+            items=items,
+            points_earned=earned,
+            points_redeemed=redeem_points,
+            redeemed_value=redeemed_value,
+            applied_rules=applied_rules,
+            fingerprint=fingerprint,
+            created_at=now,
+        )
+    except IntegrityError:
+        # The same receipt id was just recorded for another card.
+        raise ReceiptConflict() from None
+    if redeem_points:
+        transfer_post(
+            debit=accounts.available,
+            credit=system_account(Kind.REDEEMED, partner),
+            amount=redeem_points,
+            code=Code.REDEMPTION,
+            purchase=purchase,
+            now=now,
+        )
+    if earned:
+        _points_earn(program, accounts, partner, purchase, earned, now)
+    if card.status == Card.Status.ISSUED:
+        Card.objects.filter(pk=card.pk, status=Card.Status.ISSUED).update(status=Card.Status.ACTIVE)
+    return OperationResult(201, purchase_summary(purchase, _balance_body(accounts)))
+
+
+def _points_earn(
+    program: ProgramSettings,
+    accounts: MemberAccounts,
+    partner: Partner,
+    purchase: Purchase,
+    points: int,
+    now: datetime,
+) -> None:
+    issued = system_account(Kind.ISSUED, partner)
+    expires_at = points_expire_at(program, now)
+    if program.pending_days == 0:
+        available_credit(
+            accounts=accounts,
+            source=issued,
+            amount=points,
+            code=Code.PURCHASE_EARN,
+            expires_at=expires_at,
+            purchase=purchase,
+            now=now,
+        )
+        return
+    transfer_post(
+        debit=issued,
+        credit=accounts.pending,
+        amount=points,
+        code=Code.PURCHASE_EARN,
+        purchase=purchase,
+        lot_release_at=points_release_at(program, now),
+        lot_expires_at=expires_at,
+        now=now,
+    )
+
+
+def _proportional_share(points: int, refunded: Decimal, total: Decimal) -> int:
+    """Points attributable to `refunded` of `total`, rounded down (full refund = all)."""
+    if refunded >= total:
+        return points
+    return int((Decimal(points) * refunded / total).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def refund_record(
+    *,
+    partner: Partner,
+    purchase_id: int,
+    amount: Decimal,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    """Refund part or all of a purchase.
+
+    Redeemed points are returned in proportion; earned points are reversed in
+    proportion, from the purchase's pending points first, then from available
+    points, and whatever the member already spent is booked as debt that
+    future credits repay.
+    """
+    fingerprint = request_fingerprint("refund", purchase=purchase_id, amount=amount)
+    with transaction.atomic():
+        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
+        if claim.replay is not None:
+            return claim.replay
+        # Lock order everywhere: the purchase row, then the member's accounts.
+        purchase = (
+            Purchase.objects.select_for_update(of=("self",))
+            .select_related("partner")
+            .filter(pk=purchase_id, partner=partner)
+            .first()
+        )
+        if purchase is None:
+            raise NotFound("Purchase not found.")
+        refundable = purchase.amount - purchase.refunded_amount
+        if amount <= 0:
+            raise InvalidRequest("Refund amount must be positive.", field="amount")
+        if amount > refundable:
+            raise InvalidRequest(
+                f"At most {refundable} can still be refunded on this receipt.", field="amount"
+            )
+        result = _refund_apply(purchase, amount, now or timezone.now())
+        claim.store(result)
+        return result
+
+
+def _refund_apply(purchase: Purchase, amount: Decimal, now: datetime) -> OperationResult:
+    accounts = member_accounts_lock(purchase.member_id)
+    refunded_total = purchase.refunded_amount + amount
+    reverse = (
+        _proportional_share(purchase.points_earned, refunded_total, purchase.amount)
+        - purchase.points_reversed
+    )
+    give_back = (
+        _proportional_share(purchase.points_redeemed, refunded_total, purchase.amount)
+        - purchase.points_returned
+    )
+    refund = Refund.objects.create(
+        purchase=purchase,
+        amount=amount,
+        points_reversed=reverse,
+        points_returned=give_back,
+        created_at=now,
+    )
+    if give_back:
+        available_credit(
+            accounts=accounts,
+            source=system_account(Kind.REDEEMED, purchase.partner),
+            amount=give_back,
+            code=Code.REFUND_RETURN,
+            expires_at=points_expire_at(program_settings(), now),
+            purchase=purchase,
+            refund=refund,
+            now=now,
+        )
+    debt = _earned_points_reverse(accounts, purchase, refund, reverse, now) if reverse else 0
+    if debt:
+        Refund.objects.filter(pk=refund.pk).update(debt_booked=debt)
+        refund.debt_booked = debt
+    Purchase.objects.filter(pk=purchase.pk).update(
+        refunded_amount=refunded_total,
+        points_reversed=F("points_reversed") + reverse,
+        points_returned=F("points_returned") + give_back,
+    )
+    body = {
+        "id": refund.pk,
+        "purchase": purchase.pk,
+        "amount": str(amount),
+        "points_reversed": reverse,
+        "points_returned": give_back,
+        "debt_booked": debt,
+        "balance": _balance_body(accounts),
+        "created_at": now.isoformat(),
+    }
+    return OperationResult(201, body)
+
+
+def _earned_points_reverse(
+    accounts: MemberAccounts, purchase: Purchase, refund: Refund, points: int, now: datetime
+) -> int:
+    """Take back `points` earned on `purchase`; return the part booked as debt."""
+    issued = system_account(Kind.ISSUED, purchase.partner)
+    common = {"credit": issued, "purchase": purchase, "refund": refund, "now": now}
+    left = points
+    pending_lot = Lot.objects.filter(
+        account=accounts.pending,
+        transfer__purchase=purchase,
+        transfer__code=Code.PURCHASE_EARN,
+        remaining__gt=0,
+    ).first()
+    if pending_lot is not None:
+        take = min(pending_lot.remaining, left)
+        transfer_post(
+            debit=accounts.pending,
+            amount=take,
+            code=Code.REFUND_REVERSAL,
+            from_lot=pending_lot,
+            **common,
+        )
+        left -= take
+    take = min(accounts.available.balance, left)
+    if take:
+        transfer_post(debit=accounts.available, amount=take, code=Code.REFUND_REVERSAL, **common)
+        left -= take
+    if left:
+        transfer_post(debit=accounts.debt, amount=left, code=Code.DEBT, **common)
+    return left
+
+
+def _due_members(lots: Any, batch_size: int) -> list[int]:
+    return list(
+        lots.order_by().values_list("account__member_id", flat=True).distinct()[:batch_size]
+    )
+
+
+def pending_release_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Move pending points whose return window has passed to available. Returns points moved."""
+    now = now or timezone.now()
+    due = Lot.objects.filter(
+        account__kind=Kind.PENDING, remaining__gt=0, release_at__lte=now
+    )
+    released = 0
+    while member_ids := _due_members(due, batch_size):
+        for member_id in member_ids:
+            released += _member_pending_release(member_id, now)
+    return released
+
+
+@transaction.atomic
+def _member_pending_release(member_id: int, now: datetime) -> int:
+    accounts = member_accounts_lock(member_id)
+    lots = Lot.objects.select_related("transfer").filter(
+        account=accounts.pending, remaining__gt=0, release_at__lte=now
+    )
+    moved = 0
+    for lot in lots.order_by("release_at", "id"):
+        points = lot.remaining
+        available_credit(
+            accounts=accounts,
+            source=accounts.pending,
+            amount=points,
+            code=Code.RELEASE,
+            expires_at=lot.expires_at,
+            from_lot=lot,
+            purchase=lot.transfer.purchase,
+            now=now,
+        )
+        moved += points
+    return moved
+
+
+def lots_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Expire available points past their date into breakage. Returns points expired."""
+    now = now or timezone.now()
+    due = Lot.objects.filter(account__kind=Kind.AVAILABLE, remaining__gt=0, expires_at__lte=now)
+    expired = 0
+    while member_ids := _due_members(due, batch_size):
+        for member_id in member_ids:
+            expired += _member_lots_expire(member_id, now)
+    return expired
+
+
+@transaction.atomic
+def _member_lots_expire(member_id: int, now: datetime) -> int:
+    accounts = member_accounts_lock(member_id)
+    breakage = system_account(Kind.EXPIRED)
+    expired = 0
+    lots = Lot.objects.filter(account=accounts.available, remaining__gt=0, expires_at__lte=now)
+    for lot in lots.order_by("expires_at", "id"):
+        points = lot.remaining
+        transfer_post(
+            debit=accounts.available,
+            credit=breakage,
+            amount=points,
+            code=Code.EXPIRY,
+            from_lot=lot,
+            now=now,
+        )
+        expired += points
+    return expired
+
+
+@transaction.atomic
+def points_adjust(
+    *, member: Member, points: int, reason: str, now: datetime | None = None
+) -> int:
+    """Staff correction: credit (points > 0) or debit (points < 0) available points.
+
+    Returns the change to the available balance (a credit first repays debt).
+    """
+    if points == 0 or not reason.strip():
+        raise InvalidRequest("An adjustment needs non-zero points and a reason.")
+    now = now or timezone.now()
+    accounts = member_accounts_lock(member.pk)
+    adjustments = system_account(Kind.ADJUSTMENTS)
+    if points > 0:
+        return available_credit(
+            accounts=accounts,
+            source=adjustments,
+            amount=points,
+            code=Code.ADJUSTMENT,
+            expires_at=points_expire_at(program_settings(), now),
+            reference=reason,
+            now=now,
+        )
+    transfer_post(
+        debit=accounts.available,
+        credit=adjustments,
+        amount=-points,
+        code=Code.ADJUSTMENT,
+        reference=reason,
+        now=now,
+    )
+    return points

@@ -1,0 +1,15 @@
+"""Celery tasks: thin wrappers, one service each."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task
+def release_due_pending_points() -> int:
+    return services.pending_release_due()
+
+
+@shared_task
+def expire_due_lots() -> int:
+    return services.lots_expire_due()

@@ -1,0 +1,147 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from partners.models import Outlet, Partner
+
+
+class Member(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        BLOCKED = "blocked", _("Blocked")
+        ANONYMISED = "anonymised", _("Anonymised")
+
+    class Source(models.TextChoices):
+        POS = "pos", _("Issued at a till")
+        CABINET = "cabinet", _("Self sign-up")
+        IMPORT = "import", _("Legacy import")
+        PARTNER = "partner", _("Partner")
+        STAFF = "staff", _("Added by staff")
+
+    # E.164; unique when present (members who signed up by email may lack one).
+    phone = models.CharField(_("phone"), max_length=16, null=True, blank=True, unique=True)
+    email = models.EmailField(_("email"), blank=True)
+    full_name = models.CharField(_("full name"), max_length=200, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    consent_email = models.BooleanField(_("email consent"), default=False)
+    consent_sms = models.BooleanField(_("SMS consent"), default=False)
+    consent_push = models.BooleanField(_("push consent"), default=False)
+    consents_updated_at = models.DateTimeField(_("consents updated at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE
+    )
+    referral_code = models.CharField(_("referral code"), max_length=12, unique=True)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    external_id = models.CharField(
+        _("external id"),
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text=_("Identifier in a legacy or partner system."),
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="member",
+        verbose_name=_("cabinet user"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(phone__isnull=True) | Q(phone__startswith="+"),
+                name="member_phone_is_e164",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.phone or self.email or f"#{self.pk}"
+
+
+class Card(models.Model):
+    class Status(models.TextChoices):
+        BLANK = "blank", _("Blank")
+        ISSUED = "issued", _("Issued")
+        ACTIVE = "active", _("Active")
+        BLOCKED = "blocked", _("Blocked")
+        LOST = "lost", _("Lost")
+        REPLACED = "replaced", _("Replaced")
+
+    # Statuses in which a card earns and burns points.
+    USABLE = (Status.ISSUED, Status.ACTIVE)
+
+    number = models.CharField(_("card number"), max_length=13, unique=True)
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cards",
+        verbose_name=_("member"),
+    )
+    partner = models.ForeignKey(
+        Partner,
+        on_delete=models.PROTECT,
+        related_name="cards",
+        verbose_name=_("card owner"),
+        help_text=_("The operator, or the partner of a co-branded range."),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.BLANK
+    )
+    is_virtual = models.BooleanField(_("virtual"), default=False)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issued by"),
+    )
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    outlet = models.ForeignKey(
+        Outlet,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issued at outlet"),
+    )
+    replaced_by = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaces",
+        verbose_name=_("replaced by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("card")
+        verbose_name_plural = _("cards")
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(number__regex=r"^[0-9]{13}$"), name="card_number_13_digits"
+            ),
+            # A blank card has no holder; an issued, active or replaced one has.
+            # Blocked and lost cards may be either (a blank can be lost in print).
+            models.CheckConstraint(
+                condition=Q(status="blank", member__isnull=True)
+                | Q(status__in=["blocked", "lost"])
+                | Q(status__in=["issued", "active", "replaced"], member__isnull=False),
+                name="card_holder_matches_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number

@@ -1,0 +1,156 @@
+"""Writes of members and cards."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.exceptions import CardNotFound, Conflict, InvalidRequest
+from loyalty.ledger import member_accounts_create
+from partners.models import Outlet, Partner
+
+from .ean import ean13_is_valid
+from .models import Card, Member
+from .phones import InvalidPhone, phone_normalize
+
+# No 0/O or 1/I: referral codes are read aloud and typed by hand.
+_REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def referral_code_new() -> str:
+    return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
+
+
+def card_number_validate(number: str, field: str = "card") -> str:
+    number = number.strip()
+    if not ean13_is_valid(number):
+        raise InvalidRequest(
+            _("A card number is 13 digits with a valid EAN-13 check digit."), field=field
+        )
+    return number
+
+
+def phone_validate(raw: str, field: str = "phone") -> str:
+    try:
+        return phone_normalize(raw)
+    except InvalidPhone:
+        raise InvalidRequest(_("Enter a valid phone number."), field=field) from None
+
+
+@transaction.atomic
+def member_create(
+    *,
+    source: str,
+    phone: str | None = None,
+    email: str = "",
+    full_name: str = "",
+    external_id: str | None = None,
+) -> Member:
+    """Create a member with its ledger accounts. `phone` must already be E.164."""
+    member = Member.objects.create(
+        phone=phone,
+        email=email,
+        full_name=full_name,
+        source=source,
+        external_id=external_id,
+        referral_code=referral_code_new(),
+    )
+    member_accounts_create(member.pk)
+    return member
+
+
+def _member_for_phone(phone: str, full_name: str) -> Member:
+    member = Member.objects.filter(phone=phone).first()
+    if member is None:
+        try:
+            # A savepoint: a concurrent issue for the same new phone may win the
+            # unique index; then we use the member it created.
+            with transaction.atomic():
+                return member_create(source=Member.Source.POS, phone=phone, full_name=full_name)
+        except IntegrityError:
+            member = Member.objects.get(phone=phone)
+    if full_name and not member.full_name:
+        member.full_name = full_name
+        member.save(update_fields=["full_name"])
+    return member
+
+
+@dataclass
+class CardIssueResult:
+    card: Card
+    member: Member
+    created: bool
+
+
+@transaction.atomic
+def card_issue(
+    *,
+    partner: Partner,
+    card_number: str,
+    phone: str,
+    full_name: str = "",
+    outlet: Outlet | None = None,
+    issued_by: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> CardIssueResult:
+    """Hand a card to the holder of `phone`, creating the card and the member if new.
+
+    Issuing the same card to the same phone again is a no-op that answers the
+    same card, so a cashier's retry is safe.
+    """
+    card_number = card_number_validate(card_number)
+    phone = phone_validate(phone)
+    full_name = full_name.strip()
+    card, _created = Card.objects.select_for_update().get_or_create(
+        number=card_number, defaults={"partner": partner}
+    )
+    if card.status != Card.Status.BLANK:
+        if card.status in Card.USABLE and card.member is not None and card.member.phone == phone:
+            return CardIssueResult(card=card, member=card.member, created=False)
+        if card.status in Card.USABLE:
+            raise Conflict(_("This card is already issued to another member."))
+        raise Conflict(_("This card is blocked and cannot be issued."))
+    member = _member_for_phone(phone, full_name)
+    card.member = member
+    card.status = Card.Status.ISSUED
+    card.issued_at = now or timezone.now()
+    card.outlet = outlet
+    card.issued_by = issued_by  # type: ignore[assignment]
+    card.save(update_fields=["member", "status", "issued_at", "outlet", "issued_by"])
+    return CardIssueResult(card=card, member=member, created=True)
+
+
+@transaction.atomic
+def card_replace(
+    *, card_number: str, new_card_number: str, reason: str, outlet: Outlet | None = None
+) -> Card:
+    """Move a member to a new card; the balance lives on the member, so it follows.
+
+    `reason` is `lost` (the old card may be in someone's hands) or `replaced`.
+    """
+    if reason not in (Card.Status.LOST, Card.Status.REPLACED):
+        raise InvalidRequest(_("Reason must be 'lost' or 'replaced'."), field="reason")
+    new_card_number = card_number_validate(new_card_number, field="new_card")
+    if new_card_number == card_number:
+        raise InvalidRequest(_("The new card must differ from the old one."), field="new_card")
+    old = Card.objects.select_for_update().filter(number=card_number).first()
+    if old is None or old.status not in Card.USABLE or old.member is None:
+        raise CardNotFound()
+    new, _created = Card.objects.select_for_update().get_or_create(
+        number=new_card_number, defaults={"partner": old.partner}
+    )
+    if new.status != Card.Status.BLANK:
+        raise Conflict(_("The new card is already in use."))
+    new.member = old.member
+    new.status = old.status
+    new.issued_at = timezone.now()
+    new.outlet = outlet
+    new.save(update_fields=["member", "status", "issued_at", "outlet"])
+    old.status = reason
+    old.replaced_by = new
+    old.save(update_fields=["status", "replaced_by"])
+    return new

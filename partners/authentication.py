@@ -1,0 +1,43 @@
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions
+from rest_framework.request import Request
+
+from .models import ApiKey
+from .services import api_key_authenticate
+
+KEYWORD = "Api-Key"
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Api-Key <key>`; request.auth becomes the ApiKey row."""
+
+    def authenticate(self, request: Request) -> tuple[None, ApiKey] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        keyword, _sep, raw_key = header.partition(" ")
+        if keyword != KEYWORD:
+            return None
+        key = api_key_authenticate(raw_key)
+        if key is None:
+            raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))
+        return (None, key)
+
+    def authenticate_header(self, request: Request) -> str:
+        return KEYWORD
+
+
+class HasPartnerApiKey(permissions.BasePermission):
+    message = _("An API key is required: send `Authorization: Api-Key <key>`.")
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.auth, ApiKey)
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "Authorization"}
