@@ -1,0 +1,87 @@
+"""Make sure PostgreSQL and Redis answer before the suite runs.
+
+Creates the database named in DATABASE_URL when it is missing. Outside CI it
+first tries to start a stopped service the way this machine's docs say; with
+CI=true a missing service is a loud failure, never a silent skip.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg
+import redis
+
+CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/loyalty")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def postgres_ready() -> bool:
+    url = urlparse(DATABASE_URL)
+    try:
+        with psycopg.connect(
+            host=url.hostname, port=url.port or 5432, user=url.username or "postgres",
+            password=url.password, dbname="postgres", connect_timeout=3, autocommit=True,
+        ) as conn:
+            name = url.path.lstrip("/")
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+                print(f"created database {name}")
+        return True
+    except psycopg.OperationalError as exc:
+        print(f"PostgreSQL unreachable at {url.hostname}:{url.port or 5432}: {exc}")
+        return False
+
+
+def redis_ready() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping())
+    except redis.RedisError as exc:
+        print(f"Redis unreachable at {REDIS_URL}: {exc}")
+        return False
+
+
+def start_postgres() -> None:
+    versions = sorted(p.name for p in Path("/etc/postgresql").glob("*"))
+    if versions and shutil.which("pg_ctlcluster"):
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"],
+            check=False,
+        )
+
+
+def start_redis() -> None:
+    if shutil.which("redis-server"):
+        subprocess.run(
+            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
+             "--save", "", "--appendonly", "no"],
+            check=False,
+        )
+
+
+def main() -> int:
+    ok = True
+    for name, ready, start in (
+        ("PostgreSQL", postgres_ready, start_postgres),
+        ("Redis", redis_ready, start_redis),
+    ):
+        if ready():
+            continue
+        if not CI:
+            print(f"starting {name}...")
+            start()
+            time.sleep(2)
+            if ready():
+                continue
+        print(f"FATAL: {name} is required by the test suite and is not reachable.")
+        ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

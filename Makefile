@@ -1,0 +1,55 @@
+# Loyalty platform. `make demo` serves a demo on SQLite; `make test` runs the suite on PostgreSQL.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/loyalty
+export CELERY_TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+CHROMIUM := /usr/bin/chromium
+
+# Python 3.13 as selected by .python-version through pyenv, else any python3.13 on PATH.
+PYTHON313 := $(shell (pyenv which python 2>/dev/null | grep -q . && pyenv which python) || command -v python3.13)
+
+.PHONY: venv demo test lint bench messages clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "Python 3.13 is required (pyenv install 3.13)"; exit 1; }
+	@$(PYTHON313) -c 'import sys; assert sys.version_info[:2] == (3, 13), sys.version' \
+		|| { echo "Python 3.13 is required, found $$($(PYTHON313) --version)"; exit 1; }
+	test -x $(PY) || $(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+messages: venv
+	$(PY) manage.py compilemessages --ignore=.venv >/dev/null
+
+demo: export DATABASE_URL = sqlite:///$(CURDIR)/demo.sqlite3
+demo: export DEBUG = true
+demo: messages
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+$(CHROMIUM):
+	@echo "Installing Debian's Chromium for the browser tests..."
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: venv messages $(CHROMIUM)
+	$(PY) .ci/check_services.py
+	$(PY) manage.py makemigrations --check --dry-run --settings=config.settings.test
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+bench: venv
+	$(PY) .ci/check_services.py
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) demo.sqlite3 staticfiles

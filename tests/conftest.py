@@ -1,0 +1,74 @@
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from loyalty.ledger import system_account_cache_clear
+from loyalty.ledger_check import ledger_breaches
+from loyalty.program import program_settings_cache_clear
+from loyalty.services import program_settings_update
+from partners.models import Partner
+from partners.services import api_key_create
+
+from .factories import CardFactory, PartnerFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    # Transactional tests truncate tables, so cached row ids must not outlive a test.
+    system_account_cache_clear()
+    program_settings_cache_clear()
+    yield
+    system_account_cache_clear()
+    program_settings_cache_clear()
+
+
+@pytest.fixture
+def operator(db) -> Partner:
+    """The operator's own brand (created by a migration; recreated after truncation)."""
+    return PartnerFactory(code="main", name="Our brand")
+
+
+@pytest.fixture
+def program(db):
+    """Program settings with a return window and no redemption floor."""
+    return program_settings_update(
+        pending_days=14, expiry_months=12, earn_points=1, earn_amount=100, max_redeem_share="0.5"
+    )
+
+
+@pytest.fixture
+def instant_program(db):
+    """No return window: purchase points are available at once."""
+    return program_settings_update(pending_days=0, expiry_months=12, max_redeem_share="1")
+
+
+def api_client_for(partner: Partner, outlet=None) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_create(partner=partner, outlet=outlet)}")
+    return client
+
+
+@pytest.fixture
+def pos(operator) -> APIClient:
+    return api_client_for(operator)
+
+
+@pytest.fixture
+def card(operator):
+    return CardFactory(partner=operator)
+
+
+@pytest.fixture
+def ledger_consistent():
+    """Use in a test to assert, at its end, that every ledger invariant holds."""
+    yield
+    breaches = ledger_breaches()
+    assert not breaches, "\n".join(f"{b.invariant}: {b.rows}" for b in breaches)
+
+
+def ledger_check_passes() -> bool:
+    try:
+        call_command("ledger_check")
+    except SystemExit as exc:
+        return exc.code == 0
+    return True
