@@ -31,14 +31,14 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 class BalanceSerializer(serializers.Serializer):
-    class ExpiringSerializer(serializers.Serializer):
+    class ExpiringPointsSerializer(serializers.Serializer):
         points = serializers.IntegerField()
         expires_at = serializers.DateTimeField()
 
     available = serializers.IntegerField()
     pending = serializers.IntegerField()
     debt = serializers.IntegerField(help_text="Points owed after refunds; repaid from new points.")
-    expiring = ExpiringSerializer(many=True)
+    expiring = ExpiringPointsSerializer(many=True)
 
 
 class ShortBalanceSerializer(serializers.Serializer):
@@ -101,8 +101,8 @@ class CardBalanceApi(APIView):
 
 
 class PurchaseCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        class ItemSerializer(serializers.Serializer):
+    class PurchaseInputSerializer(serializers.Serializer):
+        class PurchaseItemSerializer(serializers.Serializer):
             sku = serializers.CharField(max_length=64)
             category = serializers.CharField(max_length=64, required=False, allow_blank=True)
             qty = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=0)
@@ -111,7 +111,7 @@ class PurchaseCreateApi(APIView):
         card = serializers.CharField(max_length=32)
         receipt_id = serializers.CharField(max_length=64)
         amount = serializers.DecimalField(max_digits=14, decimal_places=2)
-        items = ItemSerializer(many=True, required=False, max_length=1000)
+        items = PurchaseItemSerializer(many=True, required=False, max_length=1000)
         redeem_points = serializers.IntegerField(min_value=0, default=0)
 
         def validate_amount(self, value: Any) -> Any:
@@ -123,7 +123,7 @@ class PurchaseCreateApi(APIView):
         operation_id="purchases_create",
         summary="Record a purchase: earn points, optionally pay part with points",
         parameters=[IDEMPOTENCY_KEY],
-        request=InputSerializer,
+        request=PurchaseInputSerializer,
         responses={
             201: PurchaseOutputSerializer,
             200: OpenApiResponse(
@@ -135,7 +135,7 @@ class PurchaseCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         key = _idempotency_key(request)
-        data = validated_input(self.InputSerializer, request.data)
+        data = validated_input(self.PurchaseInputSerializer, request.data)
         items = [
             {name: str(value) for name, value in item.items()} for item in data.get("items", [])
         ]
@@ -172,7 +172,7 @@ class PurchaseDetailApi(APIView):
 
 
 class RefundCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class RefundInputSerializer(serializers.Serializer):
         amount = serializers.DecimalField(max_digits=14, decimal_places=2)
 
         def validate_amount(self, value: Any) -> Any:
@@ -184,12 +184,12 @@ class RefundCreateApi(APIView):
         operation_id="purchases_refunds_create",
         summary="Refund part or all of a purchase",
         parameters=[IDEMPOTENCY_KEY],
-        request=InputSerializer,
+        request=RefundInputSerializer,
         responses={201: RefundOutputSerializer, **ERROR_RESPONSES},
     )
     def post(self, request: Request, purchase_id: int) -> Response:
         key = _idempotency_key(request)
-        data = validated_input(self.InputSerializer, request.data)
+        data = validated_input(self.RefundInputSerializer, request.data)
         result = refund_record(
             partner=request.auth.partner,
             purchase_id=purchase_id,

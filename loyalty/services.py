@@ -36,7 +36,7 @@ CENT = Decimal("0.01")
 
 
 def program_settings_update(**fields: Any) -> ProgramSettings:
-    program = ProgramSettings.objects.get(id=1)
+    program, _created = ProgramSettings.objects.get_or_create(id=1)
     for name, value in fields.items():
         setattr(program, name, value)
     program.full_clean()

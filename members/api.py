@@ -38,7 +38,7 @@ class MemberCardOutputSerializer(serializers.Serializer):
 
 
 class CardIssueApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class CardIssueInputSerializer(serializers.Serializer):
         card = serializers.CharField(max_length=32, help_text="13-digit EAN-13 card number.")
         phone = serializers.CharField(max_length=32)
         name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -46,7 +46,7 @@ class CardIssueApi(APIView):
     @extend_schema(
         operation_id="cards_issue",
         summary="Issue a card to a phone number",
-        request=InputSerializer,
+        request=CardIssueInputSerializer,
         responses={
             201: MemberCardOutputSerializer,
             200: OpenApiResponse(
@@ -56,7 +56,7 @@ class CardIssueApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = validated_input(self.InputSerializer, request.data)
+        data = validated_input(self.CardIssueInputSerializer, request.data)
         result = card_issue(
             partner=request.auth.partner,
             outlet=request.auth.outlet,
@@ -93,18 +93,18 @@ class MemberLookupApi(APIView):
 
 
 class CardReplaceApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class CardReplaceInputSerializer(serializers.Serializer):
         new_card = serializers.CharField(max_length=32)
         reason = serializers.ChoiceField(choices=[Card.Status.LOST, Card.Status.REPLACED])
 
     @extend_schema(
         operation_id="cards_replace",
         summary="Move the member and balance to a new card",
-        request=InputSerializer,
+        request=CardReplaceInputSerializer,
         responses={200: MemberCardOutputSerializer, **ERROR_RESPONSES},
     )
     def post(self, request: Request, number: str) -> Response:
-        data = validated_input(self.InputSerializer, request.data)
+        data = validated_input(self.CardReplaceInputSerializer, request.data)
         new_card = card_replace(
             card_number=number,
             new_card_number=data["new_card"],

@@ -132,17 +132,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKey": {
-                "type": "apiKey",
-                "in": "header",
-                "name": "Authorization",
-                "description": "`Api-Key <key>` as printed by `manage.py create_api_key`.",
-            }
-        }
-    },
-    "SECURITY": [{"ApiKey": []}],
 }
 
 # Celery: without a broker, tasks run eagerly in-process (demo, development).

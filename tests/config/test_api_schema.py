@@ -1,0 +1,51 @@
+import pytest
+import yaml
+
+pytestmark = pytest.mark.django_db
+
+OPERATIONS = {
+    ("/api/v1/cards/issue/", "post"),
+    ("/api/v1/members/lookup/", "get"),
+    ("/api/v1/cards/{number}/balance/", "get"),
+    ("/api/v1/cards/{number}/replace/", "post"),
+    ("/api/v1/purchases/", "post"),
+    ("/api/v1/purchases/{purchase_id}/", "get"),
+    ("/api/v1/purchases/{purchase_id}/refunds/", "post"),
+}
+
+
+@pytest.fixture
+def schema(client):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
+def test_schema_is_openapi_3_and_lists_every_endpoint(schema):
+    assert schema["openapi"].startswith("3.")
+    documented = {(path, method) for path, ops in schema["paths"].items() for method in ops}
+    assert documented >= OPERATIONS
+
+
+def test_every_endpoint_declares_its_errors_and_api_key_security(schema):
+    for path, method in OPERATIONS:
+        operation = schema["paths"][path][method]
+        assert {"400", "401", "404", "409"} <= set(operation["responses"]), (path, method)
+        assert operation["security"] == [{"ApiKey": []}], (path, method)
+
+
+def test_writes_document_the_idempotency_header(schema):
+    for path in ("/api/v1/purchases/", "/api/v1/purchases/{purchase_id}/refunds/"):
+        names = [p["name"] for p in schema["paths"][path]["post"]["parameters"] if p["in"] == "header"]
+        assert "Idempotency-Key" in names
+
+
+def test_swagger_ui_is_served_from_local_static_files(client):
+    html = client.get("/api/docs/").content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
+
+
+def test_health_reports_ok(client):
+    assert client.get("/health/").json() == {"status": "ok"}

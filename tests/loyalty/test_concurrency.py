@@ -1,0 +1,148 @@
+"""Races against real PostgreSQL: threads with their own connections, committed data."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from loyalty.ledger import Kind
+from loyalty.ledger_check import ledger_breaches
+from loyalty.models import Account, IdempotencyRecord, Purchase
+from loyalty.services import points_adjust, program_settings_update
+from partners.services import api_key_create
+from tests.factories import CardFactory, PartnerFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _run_together(count, call):
+    """Run `call(i)` in `count` threads released at the same instant."""
+    barrier = threading.Barrier(count)
+
+    def worker(i):
+        try:
+            barrier.wait()
+            return call(i)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(worker, range(count)))
+
+
+def _client(raw_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+    return client
+
+
+@pytest.fixture
+def setup():
+    operator = PartnerFactory(code="main")
+    program_settings_update(pending_days=14, max_redeem_share="1", min_balance_to_redeem=0)
+    card = CardFactory(partner=operator)
+    return operator, card, api_key_create(partner=operator)
+
+
+def test_fifty_concurrent_redemptions_only_ten_fit_the_balance(setup):
+    operator, card, raw_key = setup
+    points_adjust(member=card.member, points=100, reason="balance for 10 redemptions")
+
+    def redeem(i):
+        response = _client(raw_key).post(
+            "/api/v1/purchases/",
+            {"card": card.number, "receipt_id": f"R-{i}", "amount": "10.00", "redeem_points": 10},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"redeem-{i}",
+        )
+        return response.status_code
+
+    statuses = _run_together(50, redeem)
+    assert statuses.count(201) == 10
+    assert statuses.count(409) == 40
+    assert Account.objects.get(member=card.member, kind=Kind.AVAILABLE).balance == 0
+    assert Purchase.objects.count() == 10
+    assert not ledger_breaches()
+
+
+def test_one_idempotency_key_sent_twenty_times_is_one_purchase(setup):
+    operator, card, raw_key = setup
+    body = {"card": card.number, "receipt_id": "R-1", "amount": "2500.00"}
+
+    def send(_i):
+        response = _client(raw_key).post(
+            "/api/v1/purchases/", body, format="json", HTTP_IDEMPOTENCY_KEY="the-key"
+        )
+        return response.status_code, response.json()
+
+    concurrent = _run_together(10, send)
+    sequential = [send(i) for i in range(10)]
+    responses = concurrent + sequential
+    assert {status for status, _ in responses} == {201}
+    assert all(body == responses[0][1] for _, body in responses)
+    assert Purchase.objects.count() == 1
+    assert IdempotencyRecord.objects.count() == 1
+    assert Account.objects.get(member=card.member, kind=Kind.PENDING).balance == 25
+    assert not ledger_breaches()
+
+
+def test_same_receipt_under_different_keys_concurrently_is_one_purchase(setup):
+    operator, card, raw_key = setup
+    body = {"card": card.number, "receipt_id": "R-1", "amount": "700.00"}
+
+    def send(i):
+        return _client(raw_key).post(
+            "/api/v1/purchases/", body, format="json", HTTP_IDEMPOTENCY_KEY=f"k-{i}"
+        ).status_code
+
+    statuses = _run_together(10, send)
+    assert sorted(statuses) == [200] * 9 + [201]
+    assert Purchase.objects.count() == 1
+    assert not ledger_breaches()
+
+
+def test_concurrent_refunds_never_exceed_the_purchase(setup):
+    operator, card, raw_key = setup
+    purchase_id = (
+        _client(raw_key)
+        .post(
+            "/api/v1/purchases/",
+            {"card": card.number, "receipt_id": "R-1", "amount": "1000.00"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="p",
+        )
+        .json()["id"]
+    )
+
+    def refund(i):
+        return _client(raw_key).post(
+            f"/api/v1/purchases/{purchase_id}/refunds/",
+            {"amount": "300.00"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"r-{i}",
+        ).status_code
+
+    statuses = _run_together(8, refund)
+    assert statuses.count(201) == 3
+    assert statuses.count(400) == 5
+    assert Purchase.objects.get().refunded_amount == 900
+    assert not ledger_breaches()
+
+
+def test_concurrent_card_issues_for_one_new_phone_create_one_member(setup):
+    operator, _card, raw_key = setup
+    from members.ean import ean13_from_serial
+    from members.models import Member
+
+    def issue(i):
+        return _client(raw_key).post(
+            "/api/v1/cards/issue/",
+            {"card": ean13_from_serial("200", 500 + i), "phone": "+79001112233"},
+            format="json",
+        ).status_code
+
+    statuses = _run_together(8, issue)
+    assert statuses == [201] * 8
+    assert Member.objects.filter(phone="+79001112233").count() == 1
