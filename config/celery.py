@@ -4,6 +4,9 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
-app = Celery("loyalty")
+# DjangoTask adds delay_on_commit(): services queue tasks only once their
+# transaction has committed, so a worker never sees uncommitted rows and a
+# rolled-back operation never triggers side effects.
+app = Celery("loyalty", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
