@@ -1,0 +1,62 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin, TabularInline
+
+from .models import ApiKey, Outlet, Partner
+from .services import api_key_create, api_key_revoke
+
+
+class OutletInline(TabularInline):
+    model = Outlet
+    extra = 0
+    fields = ["code", "name", "address", "is_active"]
+
+
+@admin.register(Partner)
+class PartnerAdmin(ModelAdmin):
+    list_display = ["name", "code", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "code"]
+    inlines = [OutletInline]
+
+
+@admin.register(Outlet)
+class OutletAdmin(ModelAdmin):
+    list_display = ["name", "code", "partner", "is_active"]
+    list_filter = ["partner", "is_active"]
+    search_fields = ["name", "code", "address"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ModelAdmin):
+    list_display = ["prefix", "name", "partner", "outlet", "created_at", "revoked_at"]
+    list_filter = ["partner", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "name", "partner__name"]
+    fields = ["partner", "outlet", "name", "prefix", "created_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None):
+        # A key is created or revoked, never edited: its scope is part of its identity.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        raw_key = api_key_create(
+            partner=form.cleaned_data["partner"],
+            outlet=form.cleaned_data.get("outlet"),
+            name=form.cleaned_data.get("name", ""),
+        )
+        obj.pk = ApiKey.objects.get(prefix=raw_key.split(".", 1)[0]).pk
+        messages.warning(
+            request,
+            _("New API key (shown only once, store it now): %(key)s") % {"key": raw_key},
+        )
+
+    @admin.action(description=_("Revoke selected keys"))
+    def revoke(self, request, queryset):
+        for key in queryset:
+            api_key_revoke(key=key)
+        messages.success(request, _("Revoked %(count)d key(s).") % {"count": queryset.count()})

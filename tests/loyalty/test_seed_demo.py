@@ -1,0 +1,27 @@
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from loyalty.ledger_check import ledger_breaches
+from loyalty.models import Purchase
+from members.models import Card, Member
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_builds_a_consistent_program_and_prints_logins(operator, capsys):
+    call_command("seed_demo", "--members", "15")
+    output = capsys.readouterr().out
+    assert Member.objects.count() == 15
+    assert Card.objects.filter(status="blank").count() == 50
+    assert Purchase.objects.exists()
+    assert User.objects.get(username="marketer").is_staff
+    assert "marketer-demo-2026" in output
+    assert "POS API key:" in output
+    assert not ledger_breaches()
+
+
+def test_seed_demo_twice_adds_nothing(operator):
+    call_command("seed_demo", "--members", "5")
+    call_command("seed_demo", "--members", "5")
+    assert Member.objects.count() == 5
