@@ -9,16 +9,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from members.models import Card, Member
-from members.selectors import member_by_card
 from partners.models import Outlet, Partner
 
-from .exceptions import InsufficientPoints, InvalidRequest, NotFound, ReceiptConflict
+from .exceptions import CardNotFound, InsufficientPoints, InvalidRequest, NotFound, ReceiptConflict
 from .idempotency import OperationResult, idempotency_claim, request_fingerprint
 from .ledger import (
     Code,
     Kind,
     MemberAccounts,
     available_credit,
+    card_accounts_lock,
     member_accounts_lock,
     system_account,
     transfer_post,
@@ -111,38 +111,57 @@ def purchase_record(
         claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
         if claim.replay is not None:
             return claim.replay
-        existing = (
-            Purchase.objects.select_related("card")
-            .filter(partner=partner, receipt_id=receipt_id)
-            .first()
-        )
-        if existing is not None:
-            result = _purchase_repeat(existing, fingerprint)
+        try:
+            card, accounts = card_accounts_lock(card_number)
+        except CardNotFound:
+            # A receipt recorded before its card was blocked still answers as recorded.
+            existing = _purchase_by_receipt(partner, receipt_id)
+            if existing is None:
+                raise
+            result = _purchase_repeat(existing, fingerprint, _stored_balance(existing.member_id))
         else:
-            result = _purchase_create(
-                partner=partner,
-                outlet=outlet,
-                card=member_by_card(card_number)[1],
-                receipt_id=receipt_id,
-                amount=amount,
-                items=items,
-                redeem_points=redeem_points,
-                fingerprint=fingerprint,
-                now=now or timezone.now(),
-            )
+            # Looked up under the account lock: a concurrent request for the same
+            # receipt held it until its purchase was committed and visible.
+            existing = _purchase_by_receipt(partner, receipt_id)
+            if existing is not None:
+                result = _purchase_repeat(existing, fingerprint, _balance_body(accounts))
+            else:
+                result = _purchase_create(
+                    partner=partner,
+                    outlet=outlet,
+                    card=card,
+                    accounts=accounts,
+                    receipt_id=receipt_id,
+                    amount=amount,
+                    items=items,
+                    redeem_points=redeem_points,
+                    fingerprint=fingerprint,
+                    now=now or timezone.now(),
+                )
         claim.store(result)
         return result
 
 
-def _purchase_repeat(existing: Purchase, fingerprint: str) -> OperationResult:
-    if existing.fingerprint != fingerprint:
-        raise ReceiptConflict()
+def _purchase_by_receipt(partner: Partner, receipt_id: str) -> Purchase | None:
+    return (
+        Purchase.objects.select_related("card").filter(partner=partner, receipt_id=receipt_id).first()
+    )
+
+
+def _stored_balance(member_id: int) -> dict[str, int]:
     balances = dict(
         Account.objects.filter(
-            member_id=existing.member_id, kind__in=[Kind.AVAILABLE, Kind.PENDING]
+            member_id=member_id, kind__in=[Kind.AVAILABLE, Kind.PENDING]
         ).values_list("kind", "balance")
     )
-    balance = {"available": balances[Kind.AVAILABLE], "pending": balances[Kind.PENDING]}
+    return {"available": balances[Kind.AVAILABLE], "pending": balances[Kind.PENDING]}
+
+
+def _purchase_repeat(
+    existing: Purchase, fingerprint: str, balance: dict[str, int]
+) -> OperationResult:
+    if existing.fingerprint != fingerprint:
+        raise ReceiptConflict()
     return OperationResult(200, purchase_summary(existing, balance), replayed=True)
 
 
@@ -151,6 +170,7 @@ def _purchase_create(
     partner: Partner,
     outlet: Outlet | None,
     card: Card,
+    accounts: MemberAccounts,
     receipt_id: str,
     amount: Decimal,
     items: list[dict[str, Any]],
@@ -159,17 +179,6 @@ def _purchase_create(
     now: datetime,
 ) -> OperationResult:
     program = program_settings()
-    assert card.member_id is not None
-    accounts = member_accounts_lock(card.member_id)
-    # A concurrent request for the same receipt held this lock until it
-    # committed; look again now that its purchase is visible.
-    existing = (
-        Purchase.objects.select_related("card")
-        .filter(partner=partner, receipt_id=receipt_id)
-        .first()
-    )
-    if existing is not None:
-        return _purchase_repeat(existing, fingerprint)
     redeemed_value = _redeem_check(program, accounts, amount, redeem_points)
     earned = base_points(program, amount - redeemed_value)
     applied_rules = []

@@ -4,12 +4,13 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -21,23 +22,22 @@ from loyalty.tasks import release_due_pending_points
 from tests.factories import CardFactory, PartnerFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def celery_worker_process():
-    """Start a worker on a private queue; point this process's Celery app at the broker."""
-    queue = f"loyalty-test-{uuid.uuid4().hex[:8]}"
+    """Start a worker on the test broker and stop running tasks eagerly in this process."""
+    queue = celery_app.conf.task_default_queue
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(queue)
     db = connection.settings_dict
     database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": BROKER_URL,
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
@@ -45,21 +45,13 @@ def celery_worker_process():
         cwd=ROOT,
         env=env,
     )
-    saved = dict(celery_app.conf)
-    celery_app.conf.update(
-        broker_url=BROKER_URL, task_always_eager=False, task_default_queue=queue
-    )
+    celery_app.conf.task_always_eager = False
     try:
         yield worker
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-        celery_app.conf.update(
-            broker_url=saved["broker_url"],
-            task_always_eager=saved["task_always_eager"],
-            task_default_queue=saved["task_default_queue"],
-        )
-        celery_app.pool.force_close_all()
+        celery_app.conf.task_always_eager = True
 
 
 def _pending(member) -> int:
