@@ -25,8 +25,13 @@ def postgres_ready() -> bool:
     url = urlparse(DATABASE_URL)
     try:
         with psycopg.connect(
-            host=url.hostname, port=url.port or 5432, user=url.username or "postgres",
-            password=url.password, dbname="postgres", connect_timeout=3, autocommit=True,
+            host=url.hostname,
+            port=url.port or 5432,
+            user=url.username or "postgres",
+            password=url.password,
+            dbname="postgres",
+            connect_timeout=3,
+            autocommit=True,
         ) as conn:
             name = url.path.lstrip("/")
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
@@ -58,8 +63,19 @@ def start_postgres() -> None:
 def start_redis() -> None:
     if shutil.which("redis-server"):
         subprocess.run(
-            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
-             "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                "--daemonize",
+                "yes",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "6379",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             check=False,
         )
 

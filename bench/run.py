@@ -52,7 +52,10 @@ def recreate_database(database_url: str) -> None:
     url = urlparse(database_url)
     name = url.path.lstrip("/")
     with psycopg.connect(
-        host=url.hostname, port=url.port or 5432, user=url.username, dbname="postgres",
+        host=url.hostname,
+        port=url.port or 5432,
+        user=url.username,
+        dbname="postgres",
         autocommit=True,
     ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -116,8 +119,10 @@ def seed(members: int) -> None:
         )
         cur.execute("VACUUM ANALYZE") if connection.get_autocommit() else None
     _cards(members)
-    print(f"seeded {members} members with cards and opening balances in "
-          f"{time.perf_counter() - started:.1f}s")
+    print(
+        f"seeded {members} members with cards and opening balances in "
+        f"{time.perf_counter() - started:.1f}s"
+    )
 
 
 def _cards(members: int) -> None:
@@ -159,7 +164,8 @@ PGBENCH_SCRIPT = """\
 \\set mid random(1000001, {last_id})
 BEGIN;
 SELECT balance FROM bench_account WHERE id = :mid FOR UPDATE;
-INSERT INTO bench_transfer (debit_account_id, credit_account_id, amount, code, reference, created_at) VALUES ({issued}, :mid, 10, 'purchase_earn', '', now());
+INSERT INTO bench_transfer (debit_account_id, credit_account_id, amount, code, reference,
+    created_at) VALUES ({issued}, :mid, 10, 'purchase_earn', '', now());
 UPDATE bench_account SET balance = balance + 10 WHERE id = :mid;
 END;
 """
@@ -175,7 +181,8 @@ def pgbench(database_url: str, members: int, seconds: int) -> dict[int, float]:
         cur.execute("CREATE TABLE bench_transfer (LIKE loyalty_transfer INCLUDING ALL)")
         cur.execute(
             "INSERT INTO bench_account (id, kind, member_id, partner_id, balance) "
-            "SELECT 1000000 + row_number() OVER (ORDER BY id), kind, member_id, partner_id, balance "
+            "SELECT 1000000 + row_number() OVER (ORDER BY id), kind, member_id, partner_id, "
+            "balance "
             "FROM loyalty_account WHERE kind = 'pending'"
         )
         cur.execute("ANALYZE bench_account")
@@ -187,10 +194,28 @@ def pgbench(database_url: str, members: int, seconds: int) -> dict[int, float]:
     rates = {}
     for clients in (1, 8):
         result = subprocess.run(
-            ["pgbench", "-n", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432),
-             "-U", url.username or "postgres", "-c", str(clients), "-j", str(min(clients, 2)),
-             "-T", str(seconds), "-f", str(script), url.path.lstrip("/")],
-            capture_output=True, text=True, check=False,
+            [
+                "pgbench",
+                "-n",
+                "-h",
+                url.hostname or "127.0.0.1",
+                "-p",
+                str(url.port or 5432),
+                "-U",
+                url.username or "postgres",
+                "-c",
+                str(clients),
+                "-j",
+                str(min(clients, 2)),
+                "-T",
+                str(seconds),
+                "-f",
+                str(script),
+                url.path.lstrip("/"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise RuntimeError(f"pgbench failed:\n{result.stdout}\n{result.stderr}")
@@ -282,20 +307,53 @@ def http(database_url: str, members: int, seconds: int) -> dict[str, float]:
     cards = ", ".join(f'"{card_number(i)}"' for i in range(0, members, max(1, members // 2000)))
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(WRK_SCRIPT.format(cards=cards, api_key=api_key, stamp=int(time.time())))
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE":
-           "config.settings.base", "CELERY_BROKER_URL": "", "DEBUG": "false",
-           "ALLOWED_HOSTS": "127.0.0.1", "CONN_MAX_AGE": "600", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "CELERY_BROKER_URL": "",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers", "4",
-         "--bind", f"127.0.0.1:{HTTP_PORT}", "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--workers",
+            "4",
+            "--bind",
+            f"127.0.0.1:{HTTP_PORT}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     try:
         _wait_for_http(f"http://127.0.0.1:{HTTP_PORT}/health/")
         result = subprocess.run(
-            ["wrk", "-t", "2", "-c", "8", "-d", f"{seconds}s", "--latency", "-s", str(script),
-             f"http://127.0.0.1:{HTTP_PORT}"],
-            capture_output=True, text=True, check=True, timeout=seconds + 60,
+            [
+                "wrk",
+                "-t",
+                "2",
+                "-c",
+                "8",
+                "-d",
+                f"{seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                f"http://127.0.0.1:{HTTP_PORT}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 60,
         )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -337,7 +395,8 @@ def main() -> int:
     args = parser.parse_args()
     for tool in ("pgbench", "wrk"):
         if shutil.which(tool) is None:
-            print(f"{tool} is required (apt-get install {'postgresql-client' if tool == 'pgbench' else tool})")
+            package = "postgresql-client" if tool == "pgbench" else tool
+            print(f"{tool} is required (apt-get install {package})")
             return 1
     database_url = bench_database_url()
     recreate_database(database_url)
@@ -347,13 +406,17 @@ def main() -> int:
     floor = pgbench(database_url, args.members, args.seconds)
     print(f"(a) pgbench floor:           1 client {floor[1]:8.0f}/s   8 clients {floor[8]:8.0f}/s")
     local = inprocess(database_url, args.members, args.seconds)
-    print(f"(b) purchase_record:         1 process {local[1]:7.0f}/s   4 processes {local[4]:6.0f}/s"
-          f"   ratio to (a) 1 client: {local[1] / floor[1]:.2f} (goal >= 0.5)")
+    print(
+        f"(b) purchase_record:         1 process {local[1]:7.0f}/s   4 processes {local[4]:6.0f}/s"
+        f"   ratio to (a) 1 client: {local[1] / floor[1]:.2f} (goal >= 0.5)"
+    )
     served = http(database_url, args.members, args.seconds)
-    print(f"(c) POST /api/v1/purchases/: {served['rate']:.0f}/s, p50 {served['p50_ms']:.1f} ms, "
-          f"p99 {served['p99_ms']:.1f} ms, non-2xx {served['errors']:.0f}"
-          f"   (goal >= 400/s, p99 < 100 ms); ratio to (a) 8 clients: "
-          f"{served['rate'] / floor[8]:.2f}")
+    print(
+        f"(c) POST /api/v1/purchases/: {served['rate']:.0f}/s, p50 {served['p50_ms']:.1f} ms, "
+        f"p99 {served['p99_ms']:.1f} ms, non-2xx {served['errors']:.0f}"
+        f"   (goal >= 400/s, p99 < 100 ms); ratio to (a) 8 clients: "
+        f"{served['rate'] / floor[8]:.2f}"
+    )
 
     from django.core.management import call_command
 

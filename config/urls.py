@@ -20,12 +20,8 @@ def health(request: HttpRequest) -> JsonResponse:
 
 api_v1 = [
     path("cards/issue/", members_api.CardIssueApi.as_view(), name="cards-issue"),
-    path(
-        "cards/<str:number>/balance/", loyalty_api.CardBalanceApi.as_view(), name="cards-balance"
-    ),
-    path(
-        "cards/<str:number>/replace/", members_api.CardReplaceApi.as_view(), name="cards-replace"
-    ),
+    path("cards/<str:number>/balance/", loyalty_api.CardBalanceApi.as_view(), name="cards-balance"),
+    path("cards/<str:number>/replace/", members_api.CardReplaceApi.as_view(), name="cards-replace"),
     path("members/lookup/", members_api.MemberLookupApi.as_view(), name="members-lookup"),
     path("purchases/", loyalty_api.PurchaseCreateApi.as_view(), name="purchases"),
     path(
@@ -43,7 +39,11 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
-    path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="api-schema"),
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="api-schema",
+    ),
     path(
         "api/docs/",
         SpectacularSwaggerView.as_view(

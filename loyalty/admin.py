@@ -57,12 +57,29 @@ class AccountAdmin(ReadOnlyAdmin):
 
 @admin.register(Transfer)
 class TransferAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "code", "amount", "debit_account", "credit_account", "purchase"]
+    list_display = [
+        "id",
+        "created_at",
+        "code",
+        "amount",
+        "debit_account",
+        "credit_account",
+        "purchase",
+    ]
     list_filter = ["code", ("created_at", admin.DateFieldListFilter)]
-    search_fields = ["reference", "purchase__receipt_id", "debit_account__member__phone",
-                     "credit_account__member__phone"]
-    list_select_related = ["debit_account__member", "credit_account__member", "purchase",
-                           "debit_account__partner", "credit_account__partner"]
+    search_fields = [
+        "reference",
+        "purchase__receipt_id",
+        "debit_account__member__phone",
+        "credit_account__member__phone",
+    ]
+    list_select_related = [
+        "debit_account__member",
+        "credit_account__member",
+        "purchase",
+        "debit_account__partner",
+        "credit_account__partner",
+    ]
     date_hierarchy = "created_at"
     show_full_result_count = False
 
@@ -87,8 +104,17 @@ class RefundInline(TabularInline):
 
 @admin.register(Purchase)
 class PurchaseAdmin(ReadOnlyAdmin):
-    list_display = ["receipt_id", "created_at", "member", "partner", "outlet", "amount",
-                    "points_earned", "points_redeemed", "refunded_amount"]
+    list_display = [
+        "receipt_id",
+        "created_at",
+        "member",
+        "partner",
+        "outlet",
+        "amount",
+        "points_earned",
+        "points_redeemed",
+        "refunded_amount",
+    ]
     list_filter = ["partner", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["receipt_id", "card__number", "member__phone"]
     list_select_related = ["member", "partner", "outlet"]

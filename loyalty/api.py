@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from members.selectors import member_by_card
+from partners.authentication import request_api_key
 
 from .api_base import ERROR_RESPONSES, validated_input
 from .exceptions import InvalidRequest, NotFound
@@ -15,8 +16,6 @@ from .idempotency import OperationResult
 from .models import Purchase
 from .selectors import member_balance, purchase_summary
 from .services import purchase_record, refund_record
-
-MONEY_FIELD = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -106,12 +105,14 @@ class PurchaseCreateApi(APIView):
             sku = serializers.CharField(max_length=64)
             category = serializers.CharField(max_length=64, required=False, allow_blank=True)
             qty = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=0)
-            price = serializers.DecimalField(**MONEY_FIELD)
+            price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
 
         card = serializers.CharField(max_length=32)
         receipt_id = serializers.CharField(max_length=64)
         amount = serializers.DecimalField(max_digits=14, decimal_places=2)
-        items = PurchaseItemSerializer(many=True, required=False, max_length=1000)
+        items = serializers.ListField(
+            child=PurchaseItemSerializer(), required=False, max_length=1000
+        )
         redeem_points = serializers.IntegerField(min_value=0, default=0)
 
         def validate_amount(self, value: Any) -> Any:
@@ -140,8 +141,8 @@ class PurchaseCreateApi(APIView):
             {name: str(value) for name, value in item.items()} for item in data.get("items", [])
         ]
         result = purchase_record(
-            partner=request.auth.partner,
-            outlet=request.auth.outlet,
+            partner=request_api_key(request).partner,
+            outlet=request_api_key(request).outlet,
             card_number=data["card"].strip(),
             receipt_id=data["receipt_id"],
             amount=data["amount"],
@@ -161,7 +162,7 @@ class PurchaseDetailApi(APIView):
     def get(self, request: Request, purchase_id: int) -> Response:
         purchase = (
             Purchase.objects.select_related("card")
-            .filter(pk=purchase_id, partner=request.auth.partner)
+            .filter(pk=purchase_id, partner=request_api_key(request).partner)
             .first()
         )
         if purchase is None:
@@ -191,7 +192,7 @@ class RefundCreateApi(APIView):
         key = _idempotency_key(request)
         data = validated_input(self.RefundInputSerializer, request.data)
         result = refund_record(
-            partner=request.auth.partner,
+            partner=request_api_key(request).partner,
             purchase_id=purchase_id,
             amount=data["amount"],
             idempotency_key=key,

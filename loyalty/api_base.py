@@ -32,6 +32,7 @@ def _error(code: str, detail: str, http_status: int, fields: Any = None) -> Resp
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    fields: Any
     if isinstance(exc, LoyaltyError):
         fields = {exc.field: [exc.message]} if exc.field else None
         return _error(exc.error_code, exc.message, exc.status_code, fields)

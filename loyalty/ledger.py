@@ -90,7 +90,7 @@ def system_account(kind: str, partner: Partner | None = None) -> Account:
     account_id = _system_account_ids.get(cache_key)
     if account_id is not None:
         return Account(id=account_id, kind=kind, partner_id=partner_id)
-    account, _created = Account.objects.get_or_create(kind=kind, member=None, partner_id=partner_id)
+    account, _created = Account.objects.get_or_create(kind=kind, member=None, partner=partner)
     _system_account_ids[cache_key] = account.pk
     return account
 
@@ -132,7 +132,9 @@ def transfer_post(
         raise ValueError(f"transfer amount must be positive, got {amount}")
     for account, credited in ((debit, False), (credit, True)):
         if account.is_member_account:
-            new_balance = account.balance + _balance_delta(account, credited=credited, amount=amount)
+            new_balance = account.balance + _balance_delta(
+                account, credited=credited, amount=amount
+            )
             if new_balance < 0:
                 raise InsufficientPoints()
     transfer = Transfer.objects.create(
@@ -203,7 +205,6 @@ def available_credit(
     This is the debt policy: points a member owes after a refund are netted
     from whatever they are credited next.
     """
-    common = {"now": now, "purchase": purchase, "refund": refund, "reference": reference}
     repay = min(accounts.debt.balance, amount)
     if repay:
         transfer_post(
@@ -212,7 +213,10 @@ def available_credit(
             amount=repay,
             code=Code.DEBT_REPAYMENT,
             from_lot=from_lot,
-            **common,
+            now=now,
+            purchase=purchase,
+            refund=refund,
+            reference=reference,
         )
     rest = amount - repay
     if rest:
@@ -223,6 +227,9 @@ def available_credit(
             code=code,
             from_lot=from_lot,
             lot_expires_at=expires_at,
-            **common,
+            now=now,
+            purchase=purchase,
+            refund=refund,
+            reference=reference,
         )
     return rest

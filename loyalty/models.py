@@ -9,8 +9,6 @@ from django.utils.translation import gettext_lazy as _
 from members.models import Card, Member
 from partners.models import Outlet, Partner
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
-
 
 class ProgramSettings(models.Model):
     """The one program of this deployment (row id 1, created by a migration)."""
@@ -22,7 +20,8 @@ class ProgramSettings(models.Model):
     )
     earn_amount = models.DecimalField(
         _("earn amount"),
-        **MONEY,
+        max_digits=14,
+        decimal_places=2,
         default=Decimal("100.00"),
         validators=[MinValueValidator(Decimal("0.01"))],
         help_text=_("Money spent to earn 'points earned'; earned points are rounded down."),
@@ -122,7 +121,9 @@ class Account(models.Model):
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
         constraints = [
-            models.CheckConstraint(condition=Q(balance__gte=0), name="account_balance_not_negative"),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0), name="account_balance_not_negative"
+            ),
             models.CheckConstraint(
                 condition=Q(member__isnull=False) | Q(balance=0),
                 name="system_account_not_materialized",
@@ -296,6 +297,9 @@ class IdempotencyRecord(models.Model):
             models.UniqueConstraint(fields=["partner", "key"], name="idempotency_key_per_partner")
         ]
 
+    def __str__(self) -> str:
+        return self.key
+
 
 class Purchase(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="purchases")
@@ -305,15 +309,19 @@ class Purchase(models.Model):
     card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="purchases")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="purchases")
     receipt_id = models.CharField(_("receipt"), max_length=64)
-    amount = models.DecimalField(_("amount"), **MONEY)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     items = models.JSONField(_("items"), default=list, blank=True)
     points_earned = models.BigIntegerField(_("points earned"), default=0)
     points_redeemed = models.BigIntegerField(_("points redeemed"), default=0)
-    redeemed_value = models.DecimalField(_("paid with points"), **MONEY, default=Decimal("0"))
+    redeemed_value = models.DecimalField(
+        _("paid with points"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
     applied_rules = models.JSONField(_("applied rules"), default=list, blank=True)
     # Running totals over the purchase's refunds; proportional reversals are
     # computed from them so that rounding never drifts across partial refunds.
-    refunded_amount = models.DecimalField(_("refunded"), **MONEY, default=Decimal("0"))
+    refunded_amount = models.DecimalField(
+        _("refunded"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
     points_reversed = models.BigIntegerField(_("earned points reversed"), default=0)
     points_returned = models.BigIntegerField(_("redeemed points returned"), default=0)
     fingerprint = models.CharField(max_length=64)
@@ -324,7 +332,9 @@ class Purchase(models.Model):
         verbose_name_plural = _("purchases")
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["partner", "receipt_id"], name="receipt_once_per_partner"),
+            models.UniqueConstraint(
+                fields=["partner", "receipt_id"], name="receipt_once_per_partner"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="purchase_amount_positive"),
             models.CheckConstraint(
                 condition=Q(refunded_amount__gte=0, refunded_amount__lte=F("amount")),
@@ -351,7 +361,7 @@ class Purchase(models.Model):
 
 class Refund(models.Model):
     purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.DecimalField(_("amount"), **MONEY)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     points_reversed = models.BigIntegerField(_("earned points reversed"), default=0)
     points_returned = models.BigIntegerField(_("redeemed points returned"), default=0)
     debt_booked = models.BigIntegerField(_("points owed"), default=0)
@@ -370,4 +380,4 @@ class Refund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.purchase.receipt_id} −{self.amount}"
+        return f"{self.purchase.receipt_id} -{self.amount}"

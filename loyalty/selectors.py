@@ -12,9 +12,7 @@ from .models import Account, Lot, Purchase
 
 def member_balance(member: Member) -> dict[str, Any]:
     """Available, pending and owed points, and available points grouped by expiry date."""
-    balances = dict(
-        Account.objects.filter(member=member).values_list("kind", "balance")
-    )
+    balances = dict(Account.objects.filter(member=member).values_list("kind", "balance"))
     expiring = (
         Lot.objects.filter(
             account__member=member,
@@ -31,8 +29,9 @@ def member_balance(member: Member) -> dict[str, Any]:
         "pending": balances.get(Kind.PENDING, 0),
         "debt": balances.get(Kind.DEBT, 0),
         "expiring": [
-            {"points": row["points"], "expires_at": row["expires_at"].isoformat()}
-            for row in expiring
+            {"points": points, "expires_at": expires_at.isoformat()}
+            for expires_at, points in expiring.values_list("expires_at", "points")
+            if expires_at is not None
         ],
     }
 

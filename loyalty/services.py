@@ -24,13 +24,13 @@ from .ledger import (
     transfer_post,
 )
 from .models import Account, Lot, ProgramSettings, Purchase, Refund
-from .selectors import purchase_summary
 from .program import (
     points_expire_at,
     points_release_at,
     program_settings,
     program_settings_cache_clear,
 )
+from .selectors import purchase_summary
 
 CENT = Decimal("0.01")
 
@@ -144,7 +144,9 @@ def purchase_record(
 
 def _purchase_by_receipt(partner: Partner, receipt_id: str) -> Purchase | None:
     return (
-        Purchase.objects.select_related("card").filter(partner=partner, receipt_id=receipt_id).first()
+        Purchase.objects.select_related("card")
+        .filter(partner=partner, receipt_id=receipt_id)
+        .first()
     )
 
 
@@ -179,6 +181,8 @@ def _purchase_create(
     now: datetime,
 ) -> OperationResult:
     program = program_settings()
+    member_id = accounts.available.member_id
+    assert member_id is not None, "member accounts always have a member"
     redeemed_value = _redeem_check(program, accounts, amount, redeem_points)
     earned = base_points(program, amount - redeemed_value)
     applied_rules = []
@@ -199,7 +203,7 @@ def _purchase_create(
             partner=partner,
             outlet=outlet,
             card=card,
-            member_id=card.member_id,
+            member_id=member_id,
             receipt_id=receipt_id,
             amount=amount,
             items=items,
@@ -366,7 +370,6 @@ def _earned_points_reverse(
 ) -> int:
     """Take back `points` earned on `purchase`; return the part booked as debt."""
     issued = system_account(Kind.ISSUED, purchase.partner)
-    common = {"credit": issued, "purchase": purchase, "refund": refund, "now": now}
     left = points
     pending_lot = Lot.objects.filter(
         account=accounts.pending,
@@ -374,22 +377,35 @@ def _earned_points_reverse(
         transfer__code=Code.PURCHASE_EARN,
         remaining__gt=0,
     ).first()
+    # From the purchase's own pending points, then available points, then debt.
+    sources: list[tuple[Account, int, Lot | None]] = []
     if pending_lot is not None:
-        take = min(pending_lot.remaining, left)
-        transfer_post(
-            debit=accounts.pending,
-            amount=take,
-            code=Code.REFUND_REVERSAL,
-            from_lot=pending_lot,
-            **common,
-        )
-        left -= take
-    take = min(accounts.available.balance, left)
-    if take:
-        transfer_post(debit=accounts.available, amount=take, code=Code.REFUND_REVERSAL, **common)
-        left -= take
+        sources.append((accounts.pending, pending_lot.remaining, pending_lot))
+    sources.append((accounts.available, accounts.available.balance, None))
+    for account, covers, lot in sources:
+        take = min(covers, left)
+        if take:
+            transfer_post(
+                debit=account,
+                credit=issued,
+                amount=take,
+                code=Code.REFUND_REVERSAL,
+                from_lot=lot,
+                purchase=purchase,
+                refund=refund,
+                now=now,
+            )
+            left -= take
     if left:
-        transfer_post(debit=accounts.debt, amount=left, code=Code.DEBT, **common)
+        transfer_post(
+            debit=accounts.debt,
+            credit=issued,
+            amount=left,
+            code=Code.DEBT,
+            purchase=purchase,
+            refund=refund,
+            now=now,
+        )
     return left
 
 
@@ -402,9 +418,7 @@ def _due_members(lots: Any, batch_size: int) -> list[int]:
 def pending_release_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
     """Move pending points whose return window has passed to available. Returns points moved."""
     now = now or timezone.now()
-    due = Lot.objects.filter(
-        account__kind=Kind.PENDING, remaining__gt=0, release_at__lte=now
-    )
+    due = Lot.objects.filter(account__kind=Kind.PENDING, remaining__gt=0, release_at__lte=now)
     released = 0
     while member_ids := _due_members(due, batch_size):
         for member_id in member_ids:
@@ -467,9 +481,7 @@ def _member_lots_expire(member_id: int, now: datetime) -> int:
 
 
 @transaction.atomic
-def points_adjust(
-    *, member: Member, points: int, reason: str, now: datetime | None = None
-) -> int:
+def points_adjust(*, member: Member, points: int, reason: str, now: datetime | None = None) -> int:
     """Staff correction: credit (points > 0) or debit (points < 0) available points.
 
     Returns the change to the available balance (a credit first repays debt).

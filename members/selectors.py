@@ -21,7 +21,5 @@ def member_by_phone(phone: str) -> tuple[Member, Card | None]:
     member = Member.objects.filter(phone=phone, status=Member.Status.ACTIVE).first()
     if member is None:
         raise CardNotFound()
-    card = (
-        member.cards.filter(status__in=Card.USABLE).order_by("-issued_at", "-id").first()
-    )
+    card = member.cards.filter(status__in=Card.USABLE).order_by("-issued_at", "-id").first()
     return member, card

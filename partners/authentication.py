@@ -28,6 +28,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return KEYWORD
 
 
+def request_api_key(request: Request) -> ApiKey:
+    """The API key that authenticated `request` (guaranteed by HasPartnerApiKey)."""
+    if not isinstance(request.auth, ApiKey):
+        raise exceptions.NotAuthenticated()
+    return request.auth
+
+
 class HasPartnerApiKey(permissions.BasePermission):
     message = _("An API key is required: send `Authorization: Api-Key <key>`.")
 

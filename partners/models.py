@@ -40,7 +40,9 @@ class Outlet(models.Model):
         verbose_name_plural = _("outlets")
         ordering = ["partner__name", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["partner", "code"], name="outlet_code_unique_per_partner")
+            models.UniqueConstraint(
+                fields=["partner", "code"], name="outlet_code_unique_per_partner"
+            )
         ]
 
     def __str__(self) -> str:

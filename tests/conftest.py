@@ -47,7 +47,9 @@ def instant_program(db):
 
 def api_client_for(partner: Partner, outlet=None) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key_create(partner=partner, outlet=outlet)}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Api-Key {api_key_create(partner=partner, outlet=outlet)}"
+    )
     return client
 
 

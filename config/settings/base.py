@@ -73,7 +73,6 @@ TEMPLATES = [
 ]
 
 
-
 def database_settings(default_url: str) -> dict:
     """DATABASE_URL (or `default_url`) with the options this project relies on."""
     database = env.db("DATABASE_URL", default=default_url)
@@ -83,7 +82,7 @@ def database_settings(default_url: str) -> dict:
     database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     if database["ENGINE"] == "django.db.backends.postgresql":
         # Server-side parameter binding lets psycopg prepare the hot statements
-        # after a few executions: about 1.5x purchases per second
+        # after a few executions: about 1.25x purchases per second
         # (docs/performance.md). Turn it off behind a transaction-mode pgbouncer.
         database.setdefault("OPTIONS", {}).update(
             server_side_binding=env.bool("DATABASE_SERVER_SIDE_BINDING", default=True),

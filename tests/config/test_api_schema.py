@@ -36,7 +36,9 @@ def test_every_endpoint_declares_its_errors_and_api_key_security(schema):
 
 def test_writes_document_the_idempotency_header(schema):
     for path in ("/api/v1/purchases/", "/api/v1/purchases/{purchase_id}/refunds/"):
-        names = [p["name"] for p in schema["paths"][path]["post"]["parameters"] if p["in"] == "header"]
+        names = [
+            p["name"] for p in schema["paths"][path]["post"]["parameters"] if p["in"] == "header"
+        ]
         assert "Idempotency-Key" in names
 
 

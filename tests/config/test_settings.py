@@ -69,6 +69,7 @@ def test_production_requires_a_broker():
 
 def test_demo_defaults_need_no_services(tmp_path):
     result = run_manage(
-        "check", env={"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "CELERY_BROKER_URL": ""}
+        "check",
+        env={"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "CELERY_BROKER_URL": ""},
     )
     assert result.returncode == 0, result.stderr

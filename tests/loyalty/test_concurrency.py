@@ -43,11 +43,11 @@ def setup():
     operator = PartnerFactory(code="main")
     program_settings_update(pending_days=14, max_redeem_share="1", min_balance_to_redeem=0)
     card = CardFactory(partner=operator)
-    return operator, card, api_key_create(partner=operator)
+    return card, api_key_create(partner=operator)
 
 
 def test_fifty_concurrent_redemptions_only_ten_fit_the_balance(setup):
-    operator, card, raw_key = setup
+    card, raw_key = setup
     points_adjust(member=card.member, points=100, reason="balance for 10 redemptions")
 
     def redeem(i):
@@ -68,7 +68,7 @@ def test_fifty_concurrent_redemptions_only_ten_fit_the_balance(setup):
 
 
 def test_one_idempotency_key_sent_twenty_times_is_one_purchase(setup):
-    operator, card, raw_key = setup
+    card, raw_key = setup
     body = {"card": card.number, "receipt_id": "R-1", "amount": "2500.00"}
 
     def send(_i):
@@ -89,13 +89,15 @@ def test_one_idempotency_key_sent_twenty_times_is_one_purchase(setup):
 
 
 def test_same_receipt_under_different_keys_concurrently_is_one_purchase(setup):
-    operator, card, raw_key = setup
+    card, raw_key = setup
     body = {"card": card.number, "receipt_id": "R-1", "amount": "700.00"}
 
     def send(i):
-        return _client(raw_key).post(
-            "/api/v1/purchases/", body, format="json", HTTP_IDEMPOTENCY_KEY=f"k-{i}"
-        ).status_code
+        return (
+            _client(raw_key)
+            .post("/api/v1/purchases/", body, format="json", HTTP_IDEMPOTENCY_KEY=f"k-{i}")
+            .status_code
+        )
 
     statuses = _run_together(10, send)
     assert sorted(statuses) == [200] * 9 + [201]
@@ -104,7 +106,7 @@ def test_same_receipt_under_different_keys_concurrently_is_one_purchase(setup):
 
 
 def test_concurrent_refunds_never_exceed_the_purchase(setup):
-    operator, card, raw_key = setup
+    card, raw_key = setup
     purchase_id = (
         _client(raw_key)
         .post(
@@ -117,12 +119,16 @@ def test_concurrent_refunds_never_exceed_the_purchase(setup):
     )
 
     def refund(i):
-        return _client(raw_key).post(
-            f"/api/v1/purchases/{purchase_id}/refunds/",
-            {"amount": "300.00"},
-            format="json",
-            HTTP_IDEMPOTENCY_KEY=f"r-{i}",
-        ).status_code
+        return (
+            _client(raw_key)
+            .post(
+                f"/api/v1/purchases/{purchase_id}/refunds/",
+                {"amount": "300.00"},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY=f"r-{i}",
+            )
+            .status_code
+        )
 
     statuses = _run_together(8, refund)
     assert statuses.count(201) == 3
@@ -132,16 +138,20 @@ def test_concurrent_refunds_never_exceed_the_purchase(setup):
 
 
 def test_concurrent_card_issues_for_one_new_phone_create_one_member(setup):
-    operator, _card, raw_key = setup
+    _card, raw_key = setup
     from members.ean import ean13_from_serial
     from members.models import Member
 
     def issue(i):
-        return _client(raw_key).post(
-            "/api/v1/cards/issue/",
-            {"card": ean13_from_serial("200", 500 + i), "phone": "+79001112233"},
-            format="json",
-        ).status_code
+        return (
+            _client(raw_key)
+            .post(
+                "/api/v1/cards/issue/",
+                {"card": ean13_from_serial("200", 500 + i), "phone": "+79001112233"},
+                format="json",
+            )
+            .status_code
+        )
 
     statuses = _run_together(8, issue)
     assert statuses == [201] * 8

@@ -32,7 +32,9 @@ def _fund(member, points, expires_in_days):
 
 def test_member_gets_available_pending_and_debt_accounts_in_lock_order(operator):
     member = MemberFactory()
-    kinds = list(Account.objects.filter(member=member).order_by("id").values_list("kind", flat=True))
+    kinds = list(
+        Account.objects.filter(member=member).order_by("id").values_list("kind", flat=True)
+    )
     assert kinds == ["available", "pending", "debt"]
 
 
@@ -50,7 +52,9 @@ def test_debits_consume_lots_first_to_expire_first(operator, ledger_consistent):
     _fund(member, 30, expires_in_days=10)
     points_adjust(member=member, points=-40, reason="test")
     remaining = list(
-        Lot.objects.filter(account__member=member).order_by("expires_at").values_list("remaining", flat=True)
+        Lot.objects.filter(account__member=member)
+        .order_by("expires_at")
+        .values_list("remaining", flat=True)
     )
     assert remaining == [0, 40]
 
@@ -75,9 +79,12 @@ def test_database_refuses_update_of_a_transfer(operator):
     member = MemberFactory()
     _fund(member, 10, expires_in_days=30)
     transfer = Transfer.objects.get()
-    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE loyalty_transfer SET amount = 1000 WHERE id = %s", [transfer.pk])
+    with (
+        pytest.raises(DatabaseError, match="immutable"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE loyalty_transfer SET amount = 1000 WHERE id = %s", [transfer.pk])
     transfer.refresh_from_db()
     assert transfer.amount == 10
 
@@ -85,9 +92,12 @@ def test_database_refuses_update_of_a_transfer(operator):
 def test_database_refuses_delete_of_a_transfer(operator):
     member = MemberFactory()
     _fund(member, 10, expires_in_days=30)
-    with pytest.raises(DatabaseError, match="immutable"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM loyalty_transfer")
+    with (
+        pytest.raises(DatabaseError, match="immutable"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM loyalty_transfer")
     assert Transfer.objects.count() == 1
 
 
@@ -100,12 +110,15 @@ def test_orm_bulk_update_of_transfers_is_refused_too(operator):
 
 def test_database_refuses_a_negative_member_balance(operator):
     member = MemberFactory()
-    with pytest.raises(IntegrityError, match="account_balance_not_negative"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE loyalty_account SET balance = -1 WHERE member_id = %s AND kind = 'available'",
-                [member.pk],
-            )
+    with (
+        pytest.raises(IntegrityError, match="account_balance_not_negative"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE loyalty_account SET balance = -1 WHERE member_id = %s AND kind = 'available'",
+            [member.pk],
+        )
 
 
 def test_database_refuses_a_zero_or_negative_transfer(operator):

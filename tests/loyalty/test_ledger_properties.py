@@ -118,9 +118,7 @@ def test_random_operations_keep_every_invariant(operator, ops, pending_days):
     # Each example runs in a savepoint that is rolled back, so examples are independent.
     with transaction.atomic():
         system_account_cache_clear()  # ids cached in a rolled-back example are gone
-        program_settings_update(
-            pending_days=pending_days, expiry_months=6, max_redeem_share="0.9"
-        )
+        program_settings_update(pending_days=pending_days, expiry_months=6, max_redeem_share="0.9")
         card = CardFactory(partner=PartnerFactory(code="main"))
         model = Model(now=timezone.now())
         for op in ops:

@@ -16,9 +16,7 @@ URL = "/api/v1/purchases/"
 
 def post_purchase(client, key=None, **body):
     payload = {"card": body.pop("card"), "receipt_id": "R-1", "amount": "1234.50", **body}
-    return client.post(
-        URL, payload, format="json", HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4())
-    )
+    return client.post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()))
 
 
 def test_purchase_earns_base_points_into_pending(pos, card, program, ledger_consistent):

@@ -56,7 +56,9 @@ def test_partial_refunds_reverse_proportionally_without_drift(
     assert reversed_points == [3, 3, 4]
 
 
-def test_refund_returns_redeemed_points_proportionally(pos, card, instant_program, ledger_consistent):
+def test_refund_returns_redeemed_points_proportionally(
+    pos, card, instant_program, ledger_consistent
+):
     points_adjust(member=card.member, points=100, reason="welcome")
     purchase_id = buy(card, "1000", redeem=100)  # pays 900 in money, earns 9
     body = refund(pos, purchase_id, "500").json()

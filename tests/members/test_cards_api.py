@@ -22,7 +22,8 @@ def test_issuing_a_new_card_creates_card_and_member(pos):
     assert body["member"]["full_name"] == "Anna"
     assert body["balance"]["available"] == 0
     card = Card.objects.get(number=BLANK)
-    assert card.status == "issued" and card.issued_at is not None
+    assert card.status == "issued"
+    assert card.issued_at is not None
     assert Account.objects.filter(member=card.member).count() == 3
 
 
@@ -89,7 +90,9 @@ def test_lookup_of_unknown_and_blocked_cards_answer_alike(pos, operator):
 def test_replacing_a_lost_card_keeps_member_and_balance(pos, card):
     points_adjust(member=card.member, points=70, reason="test")
     response = pos.post(
-        f"/api/v1/cards/{card.number}/replace/", {"new_card": BLANK, "reason": "lost"}, format="json"
+        f"/api/v1/cards/{card.number}/replace/",
+        {"new_card": BLANK, "reason": "lost"},
+        format="json",
     )
     assert response.status_code == 200, response.json()
     assert response.json()["balance"]["available"] == 70

@@ -10,7 +10,9 @@ def test_known_valid_ean13_numbers(number):
     assert ean13_is_valid(number)
 
 
-@pytest.mark.parametrize("number", ["4006381333932", "400638133393", "40063813339311", "4OO6381333931", ""])
+@pytest.mark.parametrize(
+    "number", ["4006381333932", "400638133393", "40063813339311", "4OO6381333931", ""]
+)
 def test_wrong_check_digit_or_shape_is_invalid(number):
     assert not ean13_is_valid(number)
 

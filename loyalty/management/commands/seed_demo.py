@@ -30,9 +30,33 @@ LOGINS = [
     ("marketer", "marketer-demo-2026", "marketer (program, members, reports)"),
     ("cashier", "cashier-demo-2026", "cashier (till, coming with the till issue)"),
 ]
-FIRST_NAMES = ["Anna", "Ivan", "Olga", "Piotr", "Maria", "Dmitry", "Ewa", "Sergey", "Kasia", "Elena"]
-LAST_NAMES = ["Ivanova", "Petrov", "Kowalska", "Smirnov", "Nowak", "Volkova", "Sokolov", "Wiśniewska"]
-CATEGORIES = {"dairy": ["MILK-1L", "KEFIR"], "bakery": ["BREAD", "CROISSANT"], "coffee": ["BEANS-1KG"]}
+FIRST_NAMES = [
+    "Anna",
+    "Ivan",
+    "Olga",
+    "Piotr",
+    "Maria",
+    "Dmitry",
+    "Ewa",
+    "Sergey",
+    "Kasia",
+    "Elena",
+]
+LAST_NAMES = [
+    "Ivanova",
+    "Petrov",
+    "Kowalska",
+    "Smirnov",
+    "Nowak",
+    "Volkova",
+    "Sokolov",
+    "Wiśniewska",
+]
+CATEGORIES = {
+    "dairy": ["MILK-1L", "KEFIR"],
+    "bakery": ["BREAD", "CROISSANT"],
+    "coffee": ["BEANS-1KG"],
+}
 
 
 class Command(BaseCommand):
@@ -72,7 +96,9 @@ class Command(BaseCommand):
     def _staff_users(self) -> None:
         marketers, _ = Group.objects.get_or_create(name="Marketers")
         marketers.permissions.set(
-            Permission.objects.filter(content_type__app_label__in=["loyalty", "members", "partners"])
+            Permission.objects.filter(
+                content_type__app_label__in=["loyalty", "members", "partners"]
+            )
         )
         for username, password, _role in LOGINS:
             user = User.objects.create_user(username, f"{username}@example.com", password)
@@ -109,15 +135,23 @@ class Command(BaseCommand):
                     card_number=result.card.number,
                     receipt_id=f"DEMO-{serial}-{index}",
                     amount=amount,
-                    items=[{"sku": rng.choice(CATEGORIES[category]), "category": category,
-                            "qty": "1", "price": str(amount)}],
+                    items=[
+                        {
+                            "sku": rng.choice(CATEGORIES[category]),
+                            "category": category,
+                            "qty": "1",
+                            "price": str(amount),
+                        }
+                    ],
                     redeem_points=rng.choice([0, 0, 0, 10, 50]),
                     now=moment,
                 ).body
             except LoyaltyError:
                 continue  # not enough points to redeem: the customer paid in full elsewhere
             if rng.random() < 0.05:
-                refund_record(partner=operator, purchase_id=body["id"], amount=amount / 2, now=moment)
+                refund_record(
+                    partner=operator, purchase_id=body["id"], amount=amount / 2, now=moment
+                )
 
     def _print_logins(self, operator: Partner) -> None:
         key = api_key_create(partner=operator, outlet=None, name="demo POS")
