@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from partners.models import Partner
 
@@ -70,7 +71,8 @@ def idempotency_claim(*, partner: Partner, key: str | None, fingerprint: str) ->
         return IdempotencyClaim(None, None)
     if not key or len(key) > MAX_KEY_LENGTH:
         raise InvalidRequest(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.", field="Idempotency-Key"
+            _("Idempotency-Key must be 1 to %(max)d characters.") % {"max": MAX_KEY_LENGTH},
+            field="Idempotency-Key",
         )
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, [partner.pk, key, fingerprint, timezone.now()])

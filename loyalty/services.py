@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from members.models import Card, Member
 from partners.models import Outlet, Partner
@@ -60,22 +61,29 @@ def _redeem_check(
 ) -> Decimal:
     """Validate a redemption against the program's rules; return its money value."""
     if points < 0:
-        raise InvalidRequest("Points to redeem cannot be negative.", field="redeem_points")
+        raise InvalidRequest(_("Points to redeem cannot be negative."), field="redeem_points")
     value = (Decimal(points) * program.point_value).quantize(CENT)
     max_value = amount * program.max_redeem_share
     if value > max_value:
         max_points = int((max_value / program.point_value).to_integral_value(rounding=ROUND_FLOOR))
         raise InvalidRequest(
-            f"At most {max_points} points can pay for this receipt.", field="redeem_points"
+            _("At most %(points)d points can pay for this receipt.") % {"points": max_points},
+            field="redeem_points",
         )
     available = accounts.available.balance
     if available < max(points, program.min_balance_to_redeem):
         if available < program.min_balance_to_redeem:
             raise InsufficientPoints(
-                f"Redeeming needs a balance of at least {program.min_balance_to_redeem} points; "
-                f"{available} available."
+                _(
+                    "Redeeming needs a balance of at least %(minimum)d points; "
+                    "%(available)d available."
+                )
+                % {"minimum": program.min_balance_to_redeem, "available": available}
             )
-        raise InsufficientPoints(f"Not enough points: {available} available, {points} requested.")
+        raise InsufficientPoints(
+            _("Not enough points: %(available)d available, %(requested)d requested.")
+            % {"available": available, "requested": points}
+        )
     return value
 
 
@@ -98,7 +106,7 @@ def purchase_record(
     """
     items = items or []
     if amount <= 0:
-        raise InvalidRequest("Amount must be positive.", field="amount")
+        raise InvalidRequest(_("Amount must be positive."), field="amount")
     fingerprint = request_fingerprint(
         "purchase",
         card=card_number,
@@ -301,13 +309,15 @@ def refund_record(
             .first()
         )
         if purchase is None:
-            raise NotFound("Purchase not found.")
+            raise NotFound(_("Purchase not found."))
         refundable = purchase.amount - purchase.refunded_amount
         if amount <= 0:
-            raise InvalidRequest("Refund amount must be positive.", field="amount")
+            raise InvalidRequest(_("Refund amount must be positive."), field="amount")
         if amount > refundable:
             raise InvalidRequest(
-                f"At most {refundable} can still be refunded on this receipt.", field="amount"
+                _("At most %(amount)s can still be refunded on this receipt.")
+                % {"amount": refundable},
+                field="amount",
             )
         result = _refund_apply(purchase, amount, now or timezone.now())
         claim.store(result)
@@ -487,7 +497,7 @@ def points_adjust(*, member: Member, points: int, reason: str, now: datetime | N
     Returns the change to the available balance (a credit first repays debt).
     """
     if points == 0 or not reason.strip():
-        raise InvalidRequest("An adjustment needs non-zero points and a reason.")
+        raise InvalidRequest(_("An adjustment needs non-zero points and a reason."))
     now = now or timezone.now()
     accounts = member_accounts_lock(member.pk)
     adjustments = system_account(Kind.ADJUSTMENTS)

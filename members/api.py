@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -86,7 +87,7 @@ class MemberLookupApi(APIView):
         card_number = request.query_params.get("card", "").strip()
         phone = request.query_params.get("phone", "").strip()
         if bool(card_number) == bool(phone):
-            raise InvalidRequest("Give exactly one of `card` or `phone`.")
+            raise InvalidRequest(_("Give exactly one of `card` or `phone`."))
         card: Card | None
         if card_number:
             member, card = member_by_card(card_number)
