@@ -23,9 +23,7 @@ def test_every_message_is_translated(language):
     ],
 )
 def test_api_errors_follow_accept_language(pos, language, expected):
-    response = pos.get(
-        "/api/v1/cards/2000000000008/balance/", HTTP_ACCEPT_LANGUAGE=language
-    )
+    response = pos.get("/api/v1/cards/2000000000008/balance/", HTTP_ACCEPT_LANGUAGE=language)
     assert response.json()["detail"] == expected
 
 
