@@ -71,6 +71,7 @@ def seed(members: int) -> None:
     from django.db import connection
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)  # as a deployment would
     started = time.perf_counter()
     with connection.cursor() as cur:
         cur.execute(
