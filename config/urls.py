@@ -38,6 +38,7 @@ api_v1 = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # the admin's language switcher
     path("health/", health, name="health"),
     path(
         "api/schema/",
