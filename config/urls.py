@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from loyalty import api as loyalty_api
@@ -17,6 +18,15 @@ def health(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok"})
 
+
+def api_aware_404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Unknown API paths answer in the API's JSON error shape, not an HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "not_found", "detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
+
+
+handler404 = api_aware_404
 
 api_v1 = [
     path("cards/issue/", members_api.CardIssueApi.as_view(), name="cards-issue"),

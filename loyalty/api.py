@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from members.selectors import member_by_card
 from partners.authentication import request_api_key
 
-from .api_base import ERROR_RESPONSES, validated_input
+from .api_base import ERROR_RESPONSES, MoneyField, card_number_field, validated_input
 from .exceptions import InvalidRequest, NotFound
 from .idempotency import OperationResult
 from .models import Purchase
@@ -19,7 +19,7 @@ from .services import purchase_record, refund_record
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
     location=OpenApiParameter.HEADER,
     required=True,
     description=(
@@ -55,7 +55,7 @@ class PurchaseOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     receipt_id = serializers.CharField()
     card = serializers.CharField()
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    amount = MoneyField()
     points_earned = serializers.IntegerField()
     points_redeemed = serializers.IntegerField()
     applied_rules = AppliedRuleSerializer(many=True)
@@ -66,7 +66,7 @@ class PurchaseOutputSerializer(serializers.Serializer):
 class RefundOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     purchase = serializers.IntegerField()
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    amount = MoneyField()
     points_reversed = serializers.IntegerField()
     points_returned = serializers.IntegerField()
     debt_booked = serializers.IntegerField()
@@ -105,11 +105,11 @@ class PurchaseCreateApi(APIView):
             sku = serializers.CharField(max_length=64)
             category = serializers.CharField(max_length=64, required=False, allow_blank=True)
             qty = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=0)
-            price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+            price = MoneyField(min_value=0)
 
-        card = serializers.CharField(max_length=32)
+        card = card_number_field()
         receipt_id = serializers.CharField(max_length=64)
-        amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+        amount = MoneyField()
         items = serializers.ListField(
             child=PurchaseItemSerializer(), required=False, max_length=1000
         )
@@ -174,7 +174,7 @@ class PurchaseDetailApi(APIView):
 
 class RefundCreateApi(APIView):
     class RefundInputSerializer(serializers.Serializer):
-        amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+        amount = MoneyField()
 
         def validate_amount(self, value: Any) -> Any:
             if value <= 0:

@@ -3,10 +3,11 @@
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.db import IntegrityError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -20,8 +21,24 @@ class ErrorSerializer(serializers.Serializer):
     fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
-        help_text="Per-field messages for invalid input.",
+        help_text="Messages per field; nested fields are dotted paths such as `items.0.price`.",
     )
+
+
+def _flat_errors(detail: Any, path: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as `{"items.0.price": ["..."]}`, one flat level for clients."""
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            flat.update(_flat_errors(value, f"{path}.{key}" if path else str(key)))
+        return flat
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        flat = {}
+        for index, item in enumerate(detail):
+            flat.update(_flat_errors(item, f"{path}.{index}"))
+        return flat
+    messages = detail if isinstance(detail, list) else [detail]
+    return {path: [str(message) for message in messages]} if messages else {}
 
 
 def _error(code: str, detail: str, http_status: int, fields: Any = None) -> Response:
@@ -37,8 +54,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         fields = {exc.field: [exc.message]} if exc.field else None
         return _error(exc.error_code, exc.message, exc.status_code, fields)
     if isinstance(exc, exceptions.ValidationError):
-        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        return _error("invalid", _("The request has invalid fields."), 400, fields)
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        return _error("invalid", _("The request has invalid fields."), 400, _flat_errors(detail))
     if isinstance(exc, Http404):
         return _error("not_found", _("Not found."), 404)
     if isinstance(exc, IntegrityError | OperationalError):
@@ -61,6 +78,24 @@ ERROR_RESPONSES = {
     404: OpenApiResponse(ErrorSerializer, description="Not found (unknown or inactive card)."),
     409: OpenApiResponse(ErrorSerializer, description="Conflicts with the current state."),
 }
+
+
+CARD_NUMBER = RegexValidator(r"^\s*[0-9]{13}\s*$", _("A card number is 13 digits."))
+
+
+def card_number_field(**kwargs: Any) -> serializers.CharField:
+    """A card number as the schema documents it: 13 digits (the check digit is verified later)."""
+    return serializers.CharField(max_length=32, validators=[CARD_NUMBER], **kwargs)
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$", "example": "1234.50"}
+)
+class MoneyField(serializers.DecimalField):
+    """An amount of money: a decimal string with at most 2 decimal places."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_digits=14, decimal_places=2, **kwargs)
 
 
 def validated_input(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.api import BalanceSerializer
-from loyalty.api_base import ERROR_RESPONSES, validated_input
+from loyalty.api_base import ERROR_RESPONSES, card_number_field, validated_input
 from loyalty.exceptions import InvalidRequest
 from loyalty.selectors import member_balance
 from partners.authentication import request_api_key
@@ -42,7 +42,7 @@ class MemberCardOutputSerializer(serializers.Serializer):
 
 class CardIssueApi(APIView):
     class CardIssueInputSerializer(serializers.Serializer):
-        card = serializers.CharField(max_length=32, help_text="13-digit EAN-13 card number.")
+        card = card_number_field(help_text="13-digit EAN-13 card number.")
         phone = serializers.CharField(max_length=32)
         name = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
@@ -98,7 +98,7 @@ class MemberLookupApi(APIView):
 
 class CardReplaceApi(APIView):
     class CardReplaceInputSerializer(serializers.Serializer):
-        new_card = serializers.CharField(max_length=32)
+        new_card = card_number_field()
         reason = serializers.ChoiceField(choices=[Card.Status.LOST, Card.Status.REPLACED])
 
     @extend_schema(

@@ -51,3 +51,20 @@ def test_swagger_ui_is_served_from_local_static_files(client):
 
 def test_health_reports_ok(client):
     assert client.get("/health/").json() == {"status": "ok"}
+
+
+def test_unknown_api_paths_answer_json_404(client):
+    response = client.get("/api/v1/purchases/null,null/")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "detail": "Not found."}
+
+
+def test_card_numbers_and_idempotency_keys_are_constrained_in_the_schema(schema):
+    card = schema["components"]["schemas"]["PurchaseInputRequest"]["properties"]["card"]
+    assert card["pattern"] == r"^\s*[0-9]{13}\s*$"
+    header = next(
+        p
+        for p in schema["paths"]["/api/v1/purchases/"]["post"]["parameters"]
+        if p["name"] == "Idempotency-Key"
+    )
+    assert header["schema"]["minLength"] == 1

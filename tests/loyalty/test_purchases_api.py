@@ -109,7 +109,7 @@ def test_blocked_card_answers_like_an_unknown_one(pos, operator, program):
 def test_malformed_input_is_400_with_field_errors(pos, card, program, body, field):
     response = post_purchase(pos, card=card.number, **body)
     assert response.status_code == 400
-    assert field in response.json()["fields"]
+    assert any(name.split(".")[0] == field for name in response.json()["fields"])
 
 
 def test_missing_body_fields_are_listed(pos, program):
@@ -194,3 +194,10 @@ def test_earned_points_expire_months_after_purchase(pos, card, instant_program):
     expiring = pos.get(f"/api/v1/cards/{card.number}/balance/").json()["expiring"]
     expires_at = datetime.fromisoformat(expiring[0]["expires_at"])
     assert abs(expires_at - (timezone.now() + timedelta(days=365))) < timedelta(days=2)
+
+
+def test_errors_inside_items_are_reported_with_dotted_paths(pos, card, program):
+    items = [{"sku": "A", "qty": "1", "price": "1"}, {"sku": "B", "qty": "x", "price": "y"}]
+    response = post_purchase(pos, card=card.number, items=items)
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"items.1.qty", "items.1.price"}
