@@ -10,7 +10,7 @@ different members never wait for each other.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery, Sum
 
 from members.models import Card, Member
 from partners.models import Partner
@@ -185,6 +185,57 @@ def _lots_consume(account: Account, amount: int, from_lot: Lot | None) -> None:
             return
     # Unreachable while lots match the balance, which was checked above.
     raise AssertionError(f"lots of account {account.pk} do not cover {amount} points")
+
+
+def lots_debit_whole(*, lot_ids: list[int], credit: Account, code: str, now: datetime) -> int:
+    """The bulk form of `transfer_post` for jobs: move each listed lot's remaining
+    points from its account to `credit` (a system account), one transfer per lot.
+
+    Locks the owning accounts in ascending id order (the order every posting
+    uses), then re-reads the lots: points a concurrent purchase consumed, or a
+    concurrent or repeated run already moved, are not moved again. A handful of
+    set-based statements per batch, whatever its size. Returns points moved.
+    """
+    owners = Lot.objects.filter(id__in=lot_ids).values_list("account_id", flat=True)
+    account_ids = sorted(set(owners))
+    list(
+        Account.objects.select_for_update()
+        .filter(id__in=account_ids)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    lots = list(
+        Lot.objects.filter(id__in=lot_ids, remaining__gt=0).values_list(
+            "id", "account_id", "remaining"
+        )
+    )
+    if not lots:
+        return 0
+    live_ids = [lot_id for lot_id, _account, _points in lots]
+    Transfer.objects.bulk_create(
+        [
+            Transfer(
+                debit_account_id=account_id,
+                credit_account=credit,
+                amount=points,
+                code=code,
+                reference=f"lot:{lot_id}",
+                created_at=now,
+            )
+            for lot_id, account_id, points in lots
+        ]
+    )
+    debited = (
+        Lot.objects.filter(id__in=live_ids, account_id=OuterRef("pk"))
+        .values("account_id")
+        .annotate(points=Sum("remaining"))
+        .values("points")
+    )
+    Account.objects.filter(id__in={account_id for _lot, account_id, _points in lots}).update(
+        balance=F("balance") - Subquery(debited)
+    )
+    Lot.objects.filter(id__in=live_ids).update(remaining=0)
+    return sum(points for _lot, _account, points in lots)
 
 
 def available_credit(

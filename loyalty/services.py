@@ -20,6 +20,7 @@ from .ledger import (
     MemberAccounts,
     available_credit,
     card_accounts_lock,
+    lots_debit_whole,
     member_accounts_lock,
     system_account,
     transfer_post,
@@ -459,35 +460,25 @@ def _member_pending_release(member_id: int, now: datetime) -> int:
     return moved
 
 
-def lots_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
-    """Expire available points past their date into breakage. Returns points expired."""
+def lots_expire_due(*, now: datetime | None = None, batch_size: int = 2000) -> int:
+    """Expire available points past their date into breakage. Returns points expired.
+
+    Set-based: batches of due lots, earliest expiry first, through the partial
+    index of open available lots; each batch is one short transaction. Safe to
+    run twice or concurrently (lots are re-read under the account locks).
+    """
     now = now or timezone.now()
-    due = Lot.objects.filter(account__kind=Kind.AVAILABLE, remaining__gt=0, expires_at__lte=now)
-    expired = 0
-    while member_ids := _due_members(due, batch_size):
-        for member_id in member_ids:
-            expired += _member_lots_expire(member_id, now)
-    return expired
-
-
-@transaction.atomic
-def _member_lots_expire(member_id: int, now: datetime) -> int:
-    accounts = member_accounts_lock(member_id)
+    due = Lot.objects.filter(remaining__gt=0, release_at__isnull=True, expires_at__lte=now)
     breakage = system_account(Kind.EXPIRED)
     expired = 0
-    lots = Lot.objects.filter(account=accounts.available, remaining__gt=0, expires_at__lte=now)
-    for lot in lots.order_by("expires_at", "id"):
-        points = lot.remaining
-        transfer_post(
-            debit=accounts.available,
-            credit=breakage,
-            amount=points,
-            code=Code.EXPIRY,
-            from_lot=lot,
-            now=now,
-        )
-        expired += points
-    return expired
+    while True:
+        with transaction.atomic():
+            lot_ids = list(
+                due.order_by("expires_at", "id").values_list("id", flat=True)[:batch_size]
+            )
+            if not lot_ids:
+                return expired
+            expired += lots_debit_whole(lot_ids=lot_ids, credit=breakage, code=Code.EXPIRY, now=now)
 
 
 @transaction.atomic

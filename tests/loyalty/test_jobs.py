@@ -3,12 +3,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from loyalty import tasks
 from loyalty.ledger import Kind
 from loyalty.models import Account, Transfer
-from loyalty.services import lots_expire_due, pending_release_due, purchase_record
+from loyalty.services import (
+    lots_expire_due,
+    pending_release_due,
+    program_settings_update,
+    purchase_record,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -64,8 +71,6 @@ def test_expiry_takes_only_the_lots_due(card, program, ledger_consistent):
 
 
 def test_expiry_never_when_the_policy_is_zero_months(card, program, ledger_consistent):
-    from loyalty.services import program_settings_update
-
     program_settings_update(expiry_months=0, pending_days=0)
     buy(card, "900", now=timezone.now() - timedelta(days=3000))
     assert lots_expire_due(now=timezone.now()) == 0
@@ -76,3 +81,15 @@ def test_celery_tasks_wrap_the_services(card, program):
     buy(card, "1500", now=timezone.now() - timedelta(days=30))
     assert tasks.release_due_pending_points.delay().get() == 15
     assert tasks.expire_due_lots.delay().get() == 0
+
+
+def test_run_job_command_runs_a_job_by_name(card, program, capsys):
+    buy(card, "1500", now=timezone.now() - timedelta(days=30))
+    call_command("run_job", "release_pending")
+    assert capsys.readouterr().out.strip() == "release_pending: 15 pending points released"
+    assert balance(card.member, Kind.AVAILABLE) == 15
+
+
+def test_run_job_refuses_an_unknown_job(db):
+    with pytest.raises(CommandError, match="invalid choice"):
+        call_command("run_job", "nope")

@@ -1,0 +1,103 @@
+import threading
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from loyalty.ledger import Kind
+from loyalty.ledger_check import ledger_breaches
+from loyalty.models import Account, Lot, Transfer
+from loyalty.services import (
+    lots_expire_due,
+    points_adjust,
+    program_settings_update,
+    purchase_record,
+)
+from tests.factories import CardFactory, MemberFactory, PartnerFactory
+
+
+def at(month, day=1, year=2026):
+    return datetime(year, month, day, 12, tzinfo=timezone.get_current_timezone())
+
+
+def available(member):
+    return Account.objects.get(member=member, kind=Kind.AVAILABLE).balance
+
+
+@pytest.mark.django_db
+def test_fifo_expiry_takes_what_is_left_of_the_oldest_lot(operator, ledger_consistent):
+    """Lots of 100 (January) and 150 (March); redeem 120; January expires: 0 and 130 left."""
+    program_settings_update(expiry_months=12, pending_days=0, max_redeem_share="1")
+    card = CardFactory(partner=operator)
+    points_adjust(member=card.member, points=100, reason="January", now=at(1))
+    points_adjust(member=card.member, points=150, reason="March", now=at(3))
+    purchase_record(
+        partner=operator,
+        card_number=card.number,
+        receipt_id="R-1",
+        amount=Decimal("120"),
+        redeem_points=120,
+        now=at(4),
+    )
+    lots = Lot.objects.filter(account__member=card.member).order_by("expires_at")
+    assert [lot.remaining for lot in lots] == [0, 130]
+    assert lots_expire_due(now=at(1, 2, year=2027)) == 0  # January's lot was spent
+    assert available(card.member) == 130
+    assert lots_expire_due(now=at(3, 2, year=2027)) == 130
+    assert available(card.member) == 0
+
+
+@pytest.mark.django_db
+def test_expiry_in_small_batches_expires_every_due_lot_once(operator, ledger_consistent):
+    program_settings_update(expiry_months=1)
+    members = [MemberFactory() for _ in range(7)]
+    for index, member in enumerate(members):
+        points_adjust(member=member, points=10 + index, reason="old", now=at(1))
+        points_adjust(member=member, points=5, reason="fresh", now=at(6))
+    assert lots_expire_due(now=at(3), batch_size=3) == sum(10 + i for i in range(7))
+    assert lots_expire_due(now=at(3), batch_size=3) == 0
+    assert [available(m) for m in members] == [5] * 7
+    assert Transfer.objects.filter(code="expiry").count() == 7
+
+
+@pytest.mark.django_db
+def test_expiry_leaves_pending_points_alone(operator, program, ledger_consistent):
+    card = CardFactory(partner=operator)
+    purchase_record(
+        partner=operator, card_number=card.number, receipt_id="R", amount=Decimal("900"), now=at(1)
+    )
+    assert lots_expire_due(now=at(1, year=2030)) == 0
+    assert Account.objects.get(member=card.member, kind=Kind.PENDING).balance == 9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_expiry_runs_at_once_expire_each_lot_once():
+    PartnerFactory(code="main")
+    program_settings_update(expiry_months=1)
+    members = [MemberFactory() for _ in range(40)]
+    for member in members:
+        points_adjust(member=member, points=25, reason="old", now=at(1))
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            results.append(lots_expire_due(now=at(3), batch_size=7))
+        except Exception as exc:  # a failed run must fail the test, not vanish with its thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 2
+    assert sum(results) == 40 * 25
+    assert Transfer.objects.filter(code="expiry").count() == 40
+    assert not ledger_breaches()
