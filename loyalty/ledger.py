@@ -238,6 +238,86 @@ def lots_debit_whole(*, lot_ids: list[int], credit: Account, code: str, now: dat
     return sum(points for _lot, _account, points in lots)
 
 
+def pending_lots_release(*, lot_ids: list[int], now: datetime) -> int:
+    """The bulk form of releasing pending lots into available points, for the job.
+
+    Locks the members' accounts in ascending id order and re-reads the lots, so
+    nothing is released twice. Each lot becomes one `pending -> available`
+    transfer and a new available lot keeping the expiry it was earned with.
+    Members who owe points go through `available_credit`, which repays the
+    debt first. Returns points released.
+    """
+    member_ids = Lot.objects.filter(id__in=lot_ids).values_list("account__member_id", flat=True)
+    locked = Account.objects.select_for_update().filter(member_id__in=set(member_ids))
+    members: dict[int, dict[str, Account]] = {}
+    for account in locked.order_by("id"):
+        assert account.member_id is not None
+        members.setdefault(account.member_id, {})[account.kind] = account
+    lots = Lot.objects.select_related("account", "transfer").filter(
+        id__in=lot_ids, remaining__gt=0, release_at__lte=now
+    )
+    plain: list[tuple[Lot, MemberAccounts]] = []
+    released = 0
+    for lot in lots.order_by("release_at", "id"):
+        assert lot.account.member_id is not None
+        rows = members[lot.account.member_id]
+        accounts = MemberAccounts(rows[Kind.AVAILABLE], rows[Kind.PENDING], rows[Kind.DEBT])
+        released += lot.remaining
+        if accounts.debt.balance:
+            available_credit(
+                accounts=accounts,
+                source=accounts.pending,
+                amount=lot.remaining,
+                code=Code.RELEASE,
+                expires_at=lot.expires_at,
+                from_lot=lot,
+                purchase=lot.transfer.purchase,
+                now=now,
+            )
+        else:
+            plain.append((lot, accounts))
+    if plain:
+        _pending_lots_release_plain(plain, now)
+    return released
+
+
+def _pending_lots_release_plain(lots: list[tuple[Lot, MemberAccounts]], now: datetime) -> None:
+    transfers = Transfer.objects.bulk_create(
+        [
+            Transfer(
+                debit_account=accounts.pending,
+                credit_account=accounts.available,
+                amount=lot.remaining,
+                code=Code.RELEASE,
+                purchase_id=lot.transfer.purchase_id,
+                created_at=now,
+            )
+            for lot, accounts in lots
+        ]
+    )
+    Lot.objects.bulk_create(
+        [
+            Lot(
+                account=accounts.available,
+                transfer=transfer,
+                amount=lot.remaining,
+                remaining=lot.remaining,
+                expires_at=lot.expires_at,
+                created_at=now,
+            )
+            for (lot, accounts), transfer in zip(lots, transfers, strict=True)
+        ]
+    )
+    changed: dict[int, Account] = {}
+    for lot, accounts in lots:
+        accounts.pending.balance -= lot.remaining
+        accounts.available.balance += lot.remaining
+        changed[accounts.pending.pk] = accounts.pending
+        changed[accounts.available.pk] = accounts.available
+    Account.objects.bulk_update(list(changed.values()), ["balance"])
+    Lot.objects.filter(id__in=[lot.pk for lot, _accounts in lots]).update(remaining=0)
+
+
 def available_credit(
     *,
     accounts: MemberAccounts,

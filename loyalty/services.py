@@ -22,6 +22,7 @@ from .ledger import (
     card_accounts_lock,
     lots_debit_whole,
     member_accounts_lock,
+    pending_lots_release,
     system_account,
     transfer_post,
 )
@@ -420,44 +421,23 @@ def _earned_points_reverse(
     return left
 
 
-def _due_members(lots: Any, batch_size: int) -> list[int]:
-    return list(
-        lots.order_by().values_list("account__member_id", flat=True).distinct()[:batch_size]
-    )
-
-
 def pending_release_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
-    """Move pending points whose return window has passed to available. Returns points moved."""
+    """Move pending points whose return window has passed to available. Returns points moved.
+
+    Set-based like expiry: batches of due lots (partial index on release date),
+    one short transaction each, safe to run twice or concurrently.
+    """
     now = now or timezone.now()
-    due = Lot.objects.filter(account__kind=Kind.PENDING, remaining__gt=0, release_at__lte=now)
+    due = Lot.objects.filter(remaining__gt=0, release_at__isnull=False, release_at__lte=now)
     released = 0
-    while member_ids := _due_members(due, batch_size):
-        for member_id in member_ids:
-            released += _member_pending_release(member_id, now)
-    return released
-
-
-@transaction.atomic
-def _member_pending_release(member_id: int, now: datetime) -> int:
-    accounts = member_accounts_lock(member_id)
-    lots = Lot.objects.select_related("transfer").filter(
-        account=accounts.pending, remaining__gt=0, release_at__lte=now
-    )
-    moved = 0
-    for lot in lots.order_by("release_at", "id"):
-        points = lot.remaining
-        available_credit(
-            accounts=accounts,
-            source=accounts.pending,
-            amount=points,
-            code=Code.RELEASE,
-            expires_at=lot.expires_at,
-            from_lot=lot,
-            purchase=lot.transfer.purchase,
-            now=now,
-        )
-        moved += points
-    return moved
+    while True:
+        with transaction.atomic():
+            lot_ids = list(
+                due.order_by("release_at", "id").values_list("id", flat=True)[:batch_size]
+            )
+            if not lot_ids:
+                return released
+            released += pending_lots_release(lot_ids=lot_ids, now=now)
 
 
 def lots_expire_due(*, now: datetime | None = None, batch_size: int = 2000) -> int:

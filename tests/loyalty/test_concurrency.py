@@ -1,10 +1,6 @@
 """Races against real PostgreSQL: threads with their own connections, committed data."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from loyalty.ledger import Kind
@@ -13,23 +9,9 @@ from loyalty.models import Account, IdempotencyRecord, Purchase
 from loyalty.services import points_adjust, program_settings_update
 from partners.services import api_key_create
 from tests.factories import CardFactory, PartnerFactory
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _run_together(count, call):
-    """Run `call(i)` in `count` threads released at the same instant."""
-    barrier = threading.Barrier(count)
-
-    def worker(i):
-        try:
-            barrier.wait()
-            return call(i)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(worker, range(count)))
 
 
 def _client(raw_key):
@@ -59,7 +41,7 @@ def test_fifty_concurrent_redemptions_only_ten_fit_the_balance(setup):
         )
         return response.status_code
 
-    statuses = _run_together(50, redeem)
+    statuses = run_together(50, redeem)
     assert statuses.count(201) == 10
     assert statuses.count(409) == 40
     assert Account.objects.get(member=card.member, kind=Kind.AVAILABLE).balance == 0
@@ -77,7 +59,7 @@ def test_one_idempotency_key_sent_twenty_times_is_one_purchase(setup):
         )
         return response.status_code, response.json()
 
-    concurrent = _run_together(10, send)
+    concurrent = run_together(10, send)
     sequential = [send(i) for i in range(10)]
     responses = concurrent + sequential
     assert {status for status, _ in responses} == {201}
@@ -99,7 +81,7 @@ def test_same_receipt_under_different_keys_concurrently_is_one_purchase(setup):
             .status_code
         )
 
-    statuses = _run_together(10, send)
+    statuses = run_together(10, send)
     assert sorted(statuses) == [200] * 9 + [201]
     assert Purchase.objects.count() == 1
     assert not ledger_breaches()
@@ -130,7 +112,7 @@ def test_concurrent_refunds_never_exceed_the_purchase(setup):
             .status_code
         )
 
-    statuses = _run_together(8, refund)
+    statuses = run_together(8, refund)
     assert statuses.count(201) == 3
     assert statuses.count(400) == 5
     assert Purchase.objects.get().refunded_amount == 900
@@ -153,6 +135,6 @@ def test_concurrent_card_issues_for_one_new_phone_create_one_member(setup):
             .status_code
         )
 
-    statuses = _run_together(8, issue)
+    statuses = run_together(8, issue)
     assert statuses == [201] * 8
     assert Member.objects.filter(phone="+79001112233").count() == 1

@@ -1,9 +1,7 @@
-import threading
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from loyalty.ledger import Kind
@@ -16,6 +14,7 @@ from loyalty.services import (
     purchase_record,
 )
 from tests.factories import CardFactory, MemberFactory, PartnerFactory
+from tests.threads import run_together
 
 
 def at(month, day=1, year=2026):
@@ -79,25 +78,7 @@ def test_two_expiry_runs_at_once_expire_each_lot_once():
     members = [MemberFactory() for _ in range(40)]
     for member in members:
         points_adjust(member=member, points=25, reason="old", now=at(1))
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(lots_expire_due(now=at(3), batch_size=7))
-        except Exception as exc:  # a failed run must fail the test, not vanish with its thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert len(results) == 2
+    results = run_together(2, lambda _i: lots_expire_due(now=at(3), batch_size=7))
     assert sum(results) == 40 * 25
     assert Transfer.objects.filter(code="expiry").count() == 40
     assert not ledger_breaches()

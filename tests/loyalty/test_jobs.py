@@ -9,15 +9,16 @@ from django.utils import timezone
 
 from loyalty import tasks
 from loyalty.ledger import Kind
-from loyalty.models import Account, Transfer
+from loyalty.ledger_check import ledger_breaches
+from loyalty.models import Account, Lot, Transfer
 from loyalty.services import (
     lots_expire_due,
     pending_release_due,
     program_settings_update,
     purchase_record,
 )
-
-pytestmark = pytest.mark.django_db
+from tests.factories import CardFactory, PartnerFactory
+from tests.threads import run_together
 
 
 def buy(card, amount, now):
@@ -34,6 +35,7 @@ def balance(member, kind):
     return Account.objects.get(member=member, kind=kind).balance
 
 
+@pytest.mark.django_db
 def test_pending_points_are_released_after_the_return_window(card, program, ledger_consistent):
     bought_at = timezone.now() - timedelta(days=20)
     buy(card, "1500", now=bought_at)
@@ -43,6 +45,7 @@ def test_pending_points_are_released_after_the_return_window(card, program, ledg
     assert (balance(card.member, Kind.PENDING), balance(card.member, Kind.AVAILABLE)) == (0, 15)
 
 
+@pytest.mark.django_db
 def test_release_runs_once_even_if_the_job_repeats(card, program, ledger_consistent):
     bought_at = timezone.now() - timedelta(days=20)
     buy(card, "1500", now=bought_at)
@@ -51,6 +54,7 @@ def test_release_runs_once_even_if_the_job_repeats(card, program, ledger_consist
     assert Transfer.objects.filter(code="release").count() == 1
 
 
+@pytest.mark.django_db
 def test_points_expire_months_after_they_were_earned(card, program, ledger_consistent):
     bought_at = timezone.now().replace(year=2025, month=1, day=31)
     buy(card, "700", now=bought_at)
@@ -61,6 +65,7 @@ def test_points_expire_months_after_they_were_earned(card, program, ledger_consi
     assert Transfer.objects.get(code="expiry").credit_account.kind == Kind.EXPIRED
 
 
+@pytest.mark.django_db
 def test_expiry_takes_only_the_lots_due(card, program, ledger_consistent):
     first = timezone.now() - timedelta(days=400)
     buy(card, "300", now=first)
@@ -70,6 +75,7 @@ def test_expiry_takes_only_the_lots_due(card, program, ledger_consistent):
     assert balance(card.member, Kind.AVAILABLE) == 5
 
 
+@pytest.mark.django_db
 def test_expiry_never_when_the_policy_is_zero_months(card, program, ledger_consistent):
     program_settings_update(expiry_months=0, pending_days=0)
     buy(card, "900", now=timezone.now() - timedelta(days=3000))
@@ -77,12 +83,14 @@ def test_expiry_never_when_the_policy_is_zero_months(card, program, ledger_consi
     assert balance(card.member, Kind.AVAILABLE) == 9
 
 
+@pytest.mark.django_db
 def test_celery_tasks_wrap_the_services(card, program):
     buy(card, "1500", now=timezone.now() - timedelta(days=30))
     assert tasks.release_due_pending_points.delay().get() == 15
     assert tasks.expire_due_lots.delay().get() == 0
 
 
+@pytest.mark.django_db
 def test_run_job_command_runs_a_job_by_name(card, program, capsys):
     buy(card, "1500", now=timezone.now() - timedelta(days=30))
     call_command("run_job", "release_pending")
@@ -90,6 +98,44 @@ def test_run_job_command_runs_a_job_by_name(card, program, capsys):
     assert balance(card.member, Kind.AVAILABLE) == 15
 
 
+@pytest.mark.django_db
 def test_run_job_refuses_an_unknown_job(db):
     with pytest.raises(CommandError, match="invalid choice"):
         call_command("run_job", "nope")
+
+
+@pytest.mark.django_db
+def test_release_in_small_batches_releases_every_due_lot_once(operator, program, ledger_consistent):
+    cards = [CardFactory(partner=operator) for _ in range(5)]
+    bought_at = timezone.now() - timedelta(days=30)
+    for card in cards:
+        buy(card, "1000", now=bought_at)
+        buy(card, "500", now=bought_at)
+        buy(card, "300", now=timezone.now())  # still in its return window
+    assert pending_release_due(now=timezone.now(), batch_size=3) == 5 * 15
+    assert pending_release_due(now=timezone.now(), batch_size=3) == 0
+    assert [balance(c.member, Kind.AVAILABLE) for c in cards] == [15] * 5
+    assert [balance(c.member, Kind.PENDING) for c in cards] == [3] * 5
+
+
+@pytest.mark.django_db
+def test_released_points_keep_the_expiry_they_were_earned_with(card, program):
+    bought_at = timezone.now() - timedelta(days=30)
+    buy(card, "1000", now=bought_at)
+    pending_release_due(now=timezone.now())
+    lot = Lot.objects.get(account__kind=Kind.AVAILABLE)
+    assert lot.expires_at.date() == bought_at.replace(year=bought_at.year + 1).date()
+    assert lot.transfer.purchase.receipt_id is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_release_runs_at_once_release_each_lot_once():
+    operator = PartnerFactory(code="main")
+    program_settings_update(pending_days=14)
+    cards = [CardFactory(partner=operator) for _ in range(30)]
+    for card in cards:
+        buy(card, "2000", now=timezone.now() - timedelta(days=20))
+    results = run_together(2, lambda _i: pending_release_due(batch_size=4))
+    assert sum(results) == 30 * 20
+    assert Transfer.objects.filter(code="release").count() == 30
+    assert not ledger_breaches()
