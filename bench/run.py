@@ -32,9 +32,9 @@ HTTP_PORT = 8765
 CARD_PREFIX = "299"
 
 
-def bench_database_url() -> str:
+def bench_database_url(suffix: str = "bench") -> str:
     url = urlparse(BASE_URL)
-    return urlunparse(url._replace(path=f"{url.path.rstrip('/')}_bench"))
+    return urlunparse(url._replace(path=f"{url.path.rstrip('/')}_{suffix}"))
 
 
 def django_setup(database_url: str) -> None:
