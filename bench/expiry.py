@@ -2,8 +2,9 @@
 
     make bench-expiry     # or: .venv/bin/python bench/expiry.py [--members N]
 
-Measures `lots_expire_due` for one day's lots (goal < 2 s) and then for a
-100-day backlog, about 500k lots (goal < 40 s), and runs `ledger_check` after.
+Measures the expiry job for one day's lots (goal < 2 s), then for a 100-day
+backlog of about 500k lots (goal < 40 s) with one worker and again (the next
+100 days) with two partitioned workers, and runs `ledger_check` after.
 """
 
 import argparse
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import bench_database_url, django_setup, recreate_database  # noqa: E402
+from run import bench_database_url, django_setup, recreate_database
 
 LOTS_PER_MEMBER = 5
 DAYS = 1000
@@ -83,13 +84,13 @@ def seed(members: int) -> None:
     print(f"seeded {members:,} members and {lots:,} lots in {time.perf_counter() - started:.0f}s")
 
 
-def expire_until(moment: datetime) -> tuple[int, int, float]:
+def expire_until(moment: datetime, workers: int = 1) -> tuple[int, int, float]:
     from loyalty.models import Transfer
-    from loyalty.services import lots_expire_due
+    from loyalty.services import lots_expire_due_parallel
 
     before = Transfer.objects.filter(code="expiry").count()
     started = time.perf_counter()
-    points = lots_expire_due(now=moment)
+    points = lots_expire_due_parallel(now=moment, workers=workers)
     elapsed = time.perf_counter() - started
     lots = Transfer.objects.filter(code="expiry").count() - before
     return lots, points, elapsed
@@ -106,11 +107,17 @@ def main() -> int:
 
     one_day = FIRST_EXPIRY + timedelta(days=1)
     lots, points, elapsed = expire_until(one_day)
-    print(f"one day's expiry:   {lots:7,} lots, {points:9,} points in {elapsed:5.2f}s (goal < 2 s)")
-    lots, points, elapsed = expire_until(one_day + timedelta(days=100))
-    print(f"100-day backlog:    {lots:7,} lots, {points:9,} points in {elapsed:5.2f}s (goal < 40 s)")
-    lots, _points, elapsed = expire_until(one_day + timedelta(days=100))
-    print(f"run again:          {lots:7,} lots in {elapsed:5.2f}s (idempotent: nothing left)")
+    print(
+        f"one day's expiry:      {lots:7,} lots, {points:10,} points in {elapsed:5.2f}s (goal < 2s)"
+    )
+    for workers, days in ((1, 101), (2, 201)):
+        lots, points, elapsed = expire_until(one_day + timedelta(days=days), workers=workers)
+        print(
+            f"100-day backlog, {workers} worker{'s' if workers > 1 else ' '}: {lots:7,} lots, "
+            f"{points:10,} points in {elapsed:5.2f}s (goal < 40s)"
+        )
+    lots, _points, elapsed = expire_until(one_day + timedelta(days=201), workers=2)
+    print(f"run again:             {lots:7,} lots in {elapsed:5.2f}s (idempotent: nothing left)")
 
     from django.core.management import call_command
 

@@ -189,9 +189,12 @@ def _lots_consume(account: Account, amount: int, from_lot: Lot | None) -> None:
     raise AssertionError(f"lots of account {account.pk} do not cover {amount} points")
 
 
-def lots_debit_whole(*, lot_ids: list[int], credit: Account, code: str, now: datetime) -> int:
-    """The bulk form of `transfer_post` for jobs: move each listed lot's remaining
-    points from its account to `credit` (a system account), one transfer per lot.
+def lots_debit_whole(
+    *, lots: list[tuple[int, int]], credit: Account, code: str, now: datetime
+) -> int:
+    """The bulk form of `transfer_post` for jobs: move the remaining points of
+    each `(lot id, account id)` from its account to `credit` (a system account),
+    one transfer per lot.
 
     Locks the owning accounts in ascending id order (the order every posting
     uses), then works only on what is still in the lots: points a concurrent
@@ -199,9 +202,8 @@ def lots_debit_whole(*, lot_ids: list[int], credit: Account, code: str, now: dat
     moved again. Set-based statements, no per-row Python: a 100-day expiry
     backlog is half a million lots. Returns points moved.
     """
-    in_lots, lot_params = _id_in("id", lot_ids)
+    in_lots, lot_params = _id_in("id", [lot_id for lot_id, _account in lots])
     live = f"{in_lots} AND remaining > 0"
-    owners_sql = f"SELECT DISTINCT account_id FROM loyalty_lot WHERE {in_lots}"
     debits_sql = (
         f"SELECT account_id, SUM(remaining) FROM loyalty_lot WHERE {live} GROUP BY account_id"
     )
@@ -212,8 +214,7 @@ def lots_debit_whole(*, lot_ids: list[int], credit: Account, code: str, now: dat
         f"FROM loyalty_lot WHERE {live}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(owners_sql, lot_params)
-        _accounts_lock(cursor, sorted(row[0] for row in cursor.fetchall()))
+        _accounts_lock(cursor, sorted({account_id for _lot, account_id in lots}))
         cursor.execute(debits_sql, lot_params)
         debits = [(int(points), account_id) for account_id, points in cursor.fetchall()]
         if not debits:

@@ -1,6 +1,7 @@
 """Celery tasks: thin wrappers, one service each."""
 
 from celery import shared_task
+from django.conf import settings
 
 from . import services
 
@@ -12,4 +13,4 @@ def release_due_pending_points() -> int:
 
 @shared_task
 def expire_due_lots() -> int:
-    return services.lots_expire_due()
+    return services.lots_expire_due_parallel(workers=settings.LEDGER_JOB_WORKERS)

@@ -157,6 +157,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Threads (own database connections) a large expiry backlog is split over.
+LEDGER_JOB_WORKERS = env.int("LEDGER_JOB_WORKERS", default=2)
 CELERY_BEAT_SCHEDULE = {
     "release-pending-points": {
         "task": "loyalty.tasks.release_due_pending_points",

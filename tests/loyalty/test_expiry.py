@@ -9,6 +9,7 @@ from loyalty.ledger_check import ledger_breaches
 from loyalty.models import Account, Lot, Transfer
 from loyalty.services import (
     lots_expire_due,
+    lots_expire_due_parallel,
     points_adjust,
     program_settings_update,
     purchase_record,
@@ -81,4 +82,29 @@ def test_two_expiry_runs_at_once_expire_each_lot_once():
     results = run_together(2, lambda _i: lots_expire_due(now=at(3), batch_size=7))
     assert sum(results) == 40 * 25
     assert Transfer.objects.filter(code="expiry").count() == 40
+    assert not ledger_breaches()
+
+
+@pytest.mark.django_db
+def test_partitions_share_the_backlog_without_overlap(operator, ledger_consistent):
+    program_settings_update(expiry_months=1)
+    members = [MemberFactory() for _ in range(9)]
+    for member in members:
+        points_adjust(member=member, points=10, reason="old", now=at(1))
+    parts = [lots_expire_due(now=at(3), partition=(k, 3)) for k in range(3)]
+    assert sum(parts) == 90
+    assert all(part > 0 for part in parts)
+    assert lots_expire_due(now=at(3)) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_expiry_expires_each_lot_once():
+    PartnerFactory(code="main")
+    program_settings_update(expiry_months=1)
+    members = [MemberFactory() for _ in range(20)]
+    for member in members:
+        points_adjust(member=member, points=30, reason="old", now=at(1))
+        points_adjust(member=member, points=7, reason="new", now=at(6))
+    assert lots_expire_due_parallel(now=at(3), workers=3) == 20 * 30
+    assert [available(m) for m in members] == [7] * 20
     assert not ledger_breaches()
