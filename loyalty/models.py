@@ -264,13 +264,14 @@ class Lot(models.Model):
                 condition=Q(remaining__gt=0),
                 name="lot_open_fifo_idx",
             ),
+            # (date, id): the jobs page through due lots in exactly this order.
             models.Index(
-                fields=["release_at"],
+                fields=["release_at", "id"],
                 condition=Q(remaining__gt=0, release_at__isnull=False),
                 name="lot_due_release_idx",
             ),
             models.Index(
-                fields=["expires_at"],
+                fields=["expires_at", "id"],
                 condition=Q(remaining__gt=0, release_at__isnull=True),
                 name="lot_due_expiry_idx",
             ),

@@ -1,13 +1,12 @@
 """Writes of the loyalty program. Each public function is one transaction."""
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
-from django.db.models.functions import Mod
+from django.db.models import F, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -423,6 +422,26 @@ def _earned_points_reverse(
     return left
 
 
+def _due_batches(due: Any, moment_field: str, batch_size: int) -> Any:
+    """Yield batches of `(lot id, account id)` in `(moment_field, id)` order.
+
+    Keyset paging: each batch starts after the last lot of the previous one,
+    so a long run never walks again over index entries of lots it finished
+    (they stay in the index until vacuum).
+    """
+    page = due
+    while True:
+        rows = list(page.order_by(moment_field, "id").values_list("id", "account_id")[:batch_size])
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1][0]
+        last_moment = Lot.objects.filter(id=last_id).values_list(moment_field, flat=True).get()
+        page = due.filter(**{f"{moment_field}__gte": last_moment}).exclude(
+            **{moment_field: last_moment, "id__lte": last_id}
+        )
+
+
 def pending_release_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
     """Move pending points whose return window has passed to available. Returns points moved.
 
@@ -432,66 +451,68 @@ def pending_release_due(*, now: datetime | None = None, batch_size: int = 500) -
     now = now or timezone.now()
     due = Lot.objects.filter(remaining__gt=0, release_at__isnull=False, release_at__lte=now)
     released = 0
-    while True:
+    for batch in _due_batches(due, "release_at", batch_size):
         with transaction.atomic():
-            lot_ids = list(
-                due.order_by("release_at", "id").values_list("id", flat=True)[:batch_size]
+            released += pending_lots_release(
+                lot_ids=[lot_id for lot_id, _account in batch], now=now
             )
-            if not lot_ids:
-                return released
-            released += pending_lots_release(lot_ids=lot_ids, now=now)
+    return released
 
 
 def lots_expire_due(
     *,
     now: datetime | None = None,
+    window: tuple[datetime | None, datetime] | None = None,
     batch_size: int = 2000,
-    partition: tuple[int, int] = (0, 1),
 ) -> int:
     """Expire available points past their date into breakage. Returns points expired.
 
     Set-based: batches of due lots, earliest expiry first, through the partial
     index of open available lots; each batch is one short transaction. Safe to
     run twice or concurrently (lots are re-read under the account locks).
-    `partition=(k, n)` takes only members whose id is k modulo n, so n runs
-    share a backlog without ever waiting on each other's locks.
+    `window=(after, until)` takes only lots expiring in that interval (all due
+    lots by default), so several runs can share a backlog.
     """
     now = now or timezone.now()
-    index, count = partition
-    due = Lot.objects.filter(remaining__gt=0, release_at__isnull=True, expires_at__lte=now)
-    if count > 1:
-        # By member, not account id: a member's accounts are created together,
-        # so account ids of one kind step by 3 and would crowd one partition.
-        due = due.annotate(part=Mod("account__member_id", count)).filter(part=index)
-    due = due.order_by("expires_at", "id")
+    after, until = window or (None, now)
+    due = Lot.objects.filter(remaining__gt=0, release_at__isnull=True, expires_at__lte=until)
+    if after is not None:
+        due = due.filter(expires_at__gt=after)
     breakage = system_account(Kind.EXPIRED)
     expired = 0
-    while True:
+    for batch in _due_batches(due, "expires_at", batch_size):
         with transaction.atomic():
-            batch = list(due.values_list("id", "account_id")[:batch_size])
-            if not batch:
-                return expired
             expired += lots_debit_whole(lots=batch, credit=breakage, code=Code.EXPIRY, now=now)
+    return expired
 
 
 def lots_expire_due_parallel(*, now: datetime | None = None, workers: int = 2) -> int:
-    """`lots_expire_due` split over `workers` threads, one partition of accounts each.
+    """`lots_expire_due` over `workers` threads, each taking a slice of the backlog's dates.
 
-    PostgreSQL only (SQLite allows one writer at a time): one process then
-    uses more than one core of the database server for a large backlog.
+    PostgreSQL only (SQLite allows one writer at a time). Slices may share an
+    account now and then: the ordered locks make one run wait briefly for the
+    other, and nothing moves twice.
     """
     now = now or timezone.now()
     if workers <= 1 or connection.vendor != "postgresql":
         return lots_expire_due(now=now)
+    oldest = Lot.objects.filter(
+        remaining__gt=0, release_at__isnull=True, expires_at__lte=now
+    ).aggregate(oldest=Min("expires_at"))["oldest"]
+    if oldest is None:
+        return 0
+    step = (now - oldest) / workers
+    cuts = [oldest - timedelta(microseconds=1)] + [oldest + step * k for k in range(1, workers)]
+    windows = list(zip(cuts, [*cuts[1:], now], strict=True))
 
-    def run(index: int) -> int:
+    def run(window: tuple[datetime, datetime]) -> int:
         try:
-            return lots_expire_due(now=now, partition=(index, workers))
+            return lots_expire_due(now=now, window=window)
         finally:
             connection.close()
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return sum(pool.map(run, range(workers)))
+        return sum(pool.map(run, windows))
 
 
 @transaction.atomic

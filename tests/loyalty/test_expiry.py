@@ -86,15 +86,24 @@ def test_two_expiry_runs_at_once_expire_each_lot_once():
 
 
 @pytest.mark.django_db
-def test_partitions_share_the_backlog_without_overlap(operator, ledger_consistent):
+def test_windows_share_the_backlog_without_overlap(operator, ledger_consistent):
     program_settings_update(expiry_months=1)
-    members = [MemberFactory() for _ in range(9)]
+    members = [MemberFactory() for _ in range(6)]
+    for month, member in enumerate(members, start=1):
+        points_adjust(member=member, points=10 * month, reason="old", now=at(month))
+    first = lots_expire_due(now=at(12), window=(None, at(3)))  # January and February
+    second = lots_expire_due(now=at(12), window=(at(3), at(12)))
+    assert (first, second) == (10 + 20, 30 + 40 + 50 + 60)
+    assert lots_expire_due(now=at(12)) == 0
+
+
+@pytest.mark.django_db
+def test_keyset_paging_visits_lots_expiring_at_the_same_moment(operator, ledger_consistent):
+    program_settings_update(expiry_months=1)
+    members = [MemberFactory() for _ in range(5)]
     for member in members:
-        points_adjust(member=member, points=10, reason="old", now=at(1))
-    parts = [lots_expire_due(now=at(3), partition=(k, 3)) for k in range(3)]
-    assert sum(parts) == 90
-    assert all(part > 0 for part in parts)
-    assert lots_expire_due(now=at(3)) == 0
+        points_adjust(member=member, points=3, reason="same moment", now=at(1))
+    assert lots_expire_due(now=at(3), batch_size=2) == 15
 
 
 @pytest.mark.django_db(transaction=True)
