@@ -25,7 +25,20 @@ class ReadOnlyAdmin(ModelAdmin):
 class ProgramSettingsAdmin(ModelAdmin):
     fieldsets = [
         (_("Program"), {"fields": ["currency", "point_name", "card_prefix"]}),
-        (_("Earning"), {"fields": ["earn_points", "earn_amount", "pending_days", "expiry_months"]}),
+        (
+            _("Earning"),
+            {
+                "fields": [
+                    "earn_mode",
+                    "earn_points",
+                    "earn_amount",
+                    "cashback_percent",
+                    "rounding",
+                    "pending_days",
+                ]
+            },
+        ),
+        (_("Expiry"), {"fields": ["expiry_months", "expiry_period"]}),
         (
             _("Redemption"),
             {"fields": ["point_value", "max_redeem_share", "min_balance_to_redeem"]},

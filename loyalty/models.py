@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -12,6 +13,21 @@ from partners.models import Outlet, Partner
 
 class ProgramSettings(models.Model):
     """The one program of this deployment (row id 1, created by a migration)."""
+
+    class EarnMode(models.TextChoices):
+        RATE = "rate", _("Points per amount spent")
+        CASHBACK = "cashback", _("Cashback: percent of the amount, paid in points")
+
+    class Rounding(models.TextChoices):
+        FLOOR = "floor", _("Down")
+        HALF_UP = "half_up", _("To the nearest (half up)")
+        CEILING = "ceiling", _("Up")
+
+    class ExpiryPeriod(models.TextChoices):
+        EXACT = "exact", _("Exactly N months after earning")
+        MONTH_END = "month_end", _("At the end of that month")
+        QUARTER_END = "quarter_end", _("At the end of that quarter")
+        YEAR_END = "year_end", _("At the end of that year")
 
     currency = models.CharField(_("currency"), max_length=3, default="RUB")
     point_name = models.CharField(_("point name"), max_length=50, default="points")
@@ -26,6 +42,25 @@ class ProgramSettings(models.Model):
         validators=[MinValueValidator(Decimal("0.01"))],
         help_text=_("Money spent to earn 'points earned'; earned points are rounded down."),
     )
+    earn_mode = models.CharField(
+        _("earning"), max_length=20, choices=EarnMode.choices, default=EarnMode.RATE
+    )
+    cashback_percent = models.DecimalField(
+        _("cashback percent"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text=_(
+            "With cashback: percent of the money paid, turned into points at the point value."
+        ),
+    )
+    rounding = models.CharField(
+        _("rounding of earned points"),
+        max_length=20,
+        choices=Rounding.choices,
+        default=Rounding.FLOOR,
+    )
     pending_days = models.PositiveIntegerField(
         _("pending days"),
         default=14,
@@ -35,6 +70,13 @@ class ProgramSettings(models.Model):
         _("expiry months"),
         default=12,
         help_text=_("Points expire this many months after they are earned; 0 means never."),
+    )
+    expiry_period = models.CharField(
+        _("expiry date"),
+        max_length=20,
+        choices=ExpiryPeriod.choices,
+        default=ExpiryPeriod.EXACT,
+        help_text=_("Round the expiry date to the end of a calendar period."),
     )
     point_value = models.DecimalField(
         _("point value"),
@@ -75,6 +117,12 @@ class ProgramSettings(models.Model):
 
     def __str__(self) -> str:
         return str(_("Program settings"))
+
+    def clean(self) -> None:
+        if self.earn_mode == self.EarnMode.CASHBACK and not self.cashback_percent:
+            raise ValidationError({"cashback_percent": _("Cashback needs a percent above zero.")})
+        if self.earn_mode == self.EarnMode.RATE and not self.earn_points:
+            raise ValidationError({"earn_points": _("Set how many points the amount earns.")})
 
 
 class Account(models.Model):

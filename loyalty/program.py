@@ -4,6 +4,8 @@ import calendar
 import time
 from datetime import datetime, timedelta
 
+from django.utils import timezone
+
 from .models import ProgramSettings
 
 _CACHE_SECONDS = 5.0
@@ -34,9 +36,26 @@ def add_months(moment: datetime, months: int) -> datetime:
 
 
 def points_expire_at(program: ProgramSettings, earned_at: datetime) -> datetime | None:
+    """When points earned at `earned_at` expire under the program's policy (None: never)."""
     if program.expiry_months == 0:
         return None
-    return add_months(earned_at, program.expiry_months)
+    expires = add_months(earned_at, program.expiry_months)
+    if program.expiry_period == ProgramSettings.ExpiryPeriod.EXACT:
+        return expires
+    return _period_end(timezone.localtime(expires), program.expiry_period)
+
+
+def _period_end(moment: datetime, period: str) -> datetime:
+    """The last microsecond of the month, quarter or year containing `moment` (its timezone)."""
+    last_month = {
+        ProgramSettings.ExpiryPeriod.MONTH_END: moment.month,
+        ProgramSettings.ExpiryPeriod.QUARTER_END: (moment.month - 1) // 3 * 3 + 3,
+        ProgramSettings.ExpiryPeriod.YEAR_END: 12,
+    }[ProgramSettings.ExpiryPeriod(period)]
+    last_day = calendar.monthrange(moment.year, last_month)[1]
+    return moment.replace(
+        month=last_month, day=last_day, hour=23, minute=59, second=59, microsecond=999999
+    )
 
 
 def points_release_at(program: ProgramSettings, earned_at: datetime) -> datetime:

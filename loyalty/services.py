@@ -2,7 +2,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -49,10 +49,29 @@ def program_settings_update(**fields: Any) -> ProgramSettings:
     return program
 
 
+_ROUNDING = {
+    ProgramSettings.Rounding.FLOOR: ROUND_FLOOR,
+    ProgramSettings.Rounding.HALF_UP: ROUND_HALF_UP,
+    ProgramSettings.Rounding.CEILING: ROUND_CEILING,
+}
+
+
 def base_points(program: ProgramSettings, paid: Decimal) -> int:
-    """Points for money paid at the base rate, rounded down."""
-    units = (paid / program.earn_amount).to_integral_value(rounding=ROUND_FLOOR)
-    return int(units) * program.earn_points
+    """Points for money paid: at the base rate, or as cashback valued at the point value.
+
+    Rounded once, at the end, the way the program says (down by default).
+    """
+    if program.earn_mode == ProgramSettings.EarnMode.CASHBACK:
+        exact = paid * program.cashback_percent / 100 / program.point_value
+    else:
+        exact = paid * program.earn_points / program.earn_amount
+    return int(exact.to_integral_value(rounding=_ROUNDING[program.rounding]))
+
+
+def _base_rule_description(program: ProgramSettings) -> str:
+    if program.earn_mode == ProgramSettings.EarnMode.CASHBACK:
+        return f"{program.cashback_percent}% cashback"
+    return f"{program.earn_points} per {program.earn_amount} {program.currency} paid"
 
 
 def _balance_body(accounts: MemberAccounts) -> dict[str, int]:
@@ -201,9 +220,7 @@ def _purchase_create(
         applied_rules.append(
             {
                 "rule": "base",
-                "description": (
-                    f"{program.earn_points} per {program.earn_amount} {program.currency} paid"
-                ),
+                "description": _base_rule_description(program),
                 "points": earned,
             }
         )

@@ -82,8 +82,12 @@ def test_saving_program_settings_in_the_admin_takes_effect_at_once(staff_client)
         "currency": "PLN",
         "point_name": "punkty",
         "card_prefix": "201",
+        "earn_mode": "rate",
         "earn_points": 2,
         "earn_amount": "10.00",
+        "cashback_percent": "0",
+        "rounding": "floor",
+        "expiry_period": "exact",
         "pending_days": 0,
         "expiry_months": 6,
         "point_value": "0.1000",
@@ -94,3 +98,26 @@ def test_saving_program_settings_in_the_admin_takes_effect_at_once(staff_client)
     assert staff_client.post(change, form).status_code == 302
     assert program_settings().currency == "PLN"
     assert program_settings().earn_points == 2
+
+
+def test_invalid_program_settings_are_explained_on_the_form(staff_client):
+    change = reverse("admin:loyalty_programsettings_change", args=[1])
+    form = {
+        "currency": "RUB",
+        "point_name": "points",
+        "card_prefix": "200",
+        "earn_mode": "cashback",
+        "earn_points": 1,
+        "earn_amount": "100",
+        "cashback_percent": "0",
+        "rounding": "floor",
+        "pending_days": 14,
+        "expiry_months": 12,
+        "expiry_period": "exact",
+        "point_value": "1",
+        "max_redeem_share": "0.5",
+        "min_balance_to_redeem": 0,
+    }
+    response = staff_client.post(change, form)
+    assert response.status_code == 200
+    assert "Cashback needs a percent above zero." in response.content.decode()
