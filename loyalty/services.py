@@ -65,7 +65,9 @@ def base_points(program: ProgramSettings, paid: Decimal) -> int:
         exact = paid * program.cashback_percent / 100 / program.point_value
     else:
         exact = paid * program.earn_points / program.earn_amount
-    return int(exact.to_integral_value(rounding=_ROUNDING[program.rounding]))
+    return int(
+        exact.to_integral_value(rounding=_ROUNDING[ProgramSettings.Rounding(program.rounding)])
+    )
 
 
 def _base_rule_description(program: ProgramSettings) -> str:
