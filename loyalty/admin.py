@@ -4,7 +4,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
-from .models import Account, Lot, ProgramSettings, Purchase, Refund, Transfer
+from .models import Account, EarningRule, Lot, ProgramSettings, Purchase, Refund, Transfer
+from .selectors import earning_rules_cache_clear
 from .services import program_settings_update
 
 
@@ -58,6 +59,40 @@ class ProgramSettingsAdmin(ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         program_settings_update(**form.cleaned_data)
+
+
+@admin.register(EarningRule)
+class EarningRuleAdmin(ModelAdmin):
+    list_display = [
+        "name",
+        "is_active",
+        "action",
+        "value",
+        "priority",
+        "stackable",
+        "starts_at",
+        "ends_at",
+    ]
+    list_filter = ["is_active", "action", "stackable"]
+    search_fields = ["name", "skus", "categories"]
+    filter_horizontal = ["partners", "outlets"]
+    fieldsets = [
+        (None, {"fields": ["name", "is_active", "priority", "stackable"]}),
+        (_("Reward"), {"fields": ["action", "value", "per_item", "cap_per_receipt"]}),
+        (_("When"), {"fields": ["starts_at", "ends_at", "weekdays", "hour_from", "hour_to"]}),
+        (
+            _("Where and what"),
+            {"fields": ["partners", "outlets", "skus", "categories", "min_amount"]},
+        ),
+    ]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        earning_rules_cache_clear()  # the next purchase in this process sees the change
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        earning_rules_cache_clear()
 
 
 @admin.register(Account)

@@ -430,3 +430,89 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purchase.receipt_id} -{self.amount}"
+
+
+class EarningRule(models.Model):
+    """A campaign or standing rule that adds points to purchases that match it.
+
+    Conditions left empty do not restrict. Evaluated by `loyalty.rules`.
+    """
+
+    class Action(models.TextChoices):
+        MULTIPLY = "multiply", _("Multiply base points")
+        ADD_FIXED = "add_fixed", _("Add fixed points")
+        PERCENT = "percent", _("Percent of the amount, as points")
+
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=True)
+    priority = models.IntegerField(_("priority"), default=0, help_text=_("Higher runs first."))
+    stackable = models.BooleanField(
+        _("stackable"),
+        default=True,
+        help_text=_("Off: exclusive. When an exclusive rule matches, only it applies."),
+    )
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    value = models.DecimalField(
+        _("value"),
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Multiplier (2 = double points), points to add, or percent."),
+    )
+    per_item = models.BooleanField(
+        _("per item"),
+        default=False,
+        help_text=_("With fixed points and SKUs or categories: points per matching unit."),
+    )
+    starts_at = models.DateTimeField(_("starts at"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    weekdays = models.JSONField(
+        _("weekdays"), default=list, blank=True, help_text=_("0 = Monday … 6 = Sunday.")
+    )
+    hour_from = models.PositiveSmallIntegerField(
+        _("from hour"), null=True, blank=True, validators=[MaxValueValidator(23)]
+    )
+    hour_to = models.PositiveSmallIntegerField(
+        _("until hour"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(24)],
+        help_text=_("Exclusive: 18 means until 17:59."),
+    )
+    partners = models.ManyToManyField(Partner, blank=True, verbose_name=_("partners"))
+    outlets = models.ManyToManyField(Outlet, blank=True, verbose_name=_("outlets"))
+    skus = models.TextField(_("SKUs"), blank=True, help_text=_("One per line."))
+    categories = models.TextField(_("categories"), blank=True, help_text=_("One per line."))
+    min_amount = models.DecimalField(
+        _("minimum amount"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    cap_per_receipt = models.PositiveIntegerField(_("cap per receipt"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("earning rule")
+        verbose_name_plural = _("earning rules")
+        ordering = ["-priority", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(value__gte=0), name="rule_value_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = _("The end must come after the start.")
+        if (
+            self.hour_from is not None
+            and self.hour_to is not None
+            and self.hour_to <= self.hour_from
+        ):
+            errors["hour_to"] = _("The end hour must come after the start hour.")
+        if not all(isinstance(day, int) and 0 <= day <= 6 for day in self.weekdays or []):
+            errors["weekdays"] = _("Weekdays are numbers from 0 (Monday) to 6 (Sunday).")
+        if self.action == self.Action.PERCENT and self.value > 100:
+            errors["value"] = _("A percent is at most 100.")
+        if errors:
+            raise ValidationError(errors)

@@ -1,5 +1,6 @@
 """Reads of the loyalty program."""
 
+import time
 from typing import Any
 
 from django.db.models import Sum
@@ -7,7 +8,8 @@ from django.db.models import Sum
 from members.models import Member
 
 from .ledger import Kind
-from .models import Account, Lot, Purchase
+from .models import Account, EarningRule, Lot, Purchase
+from .rules import RuleSpec
 
 
 def member_balance(member: Member) -> dict[str, Any]:
@@ -49,3 +51,54 @@ def purchase_summary(purchase: Purchase, balance: dict[str, int]) -> dict[str, A
         "balance": balance,
         "created_at": purchase.created_at.isoformat(),
     }
+
+
+_RULES_CACHE_SECONDS = 5.0
+_rules_cache: tuple[float, tuple[RuleSpec, ...]] | None = None
+
+
+def earning_rules_snapshot() -> tuple[RuleSpec, ...]:
+    """Active earning rules as immutable specs: two queries every few seconds, not per purchase.
+
+    A change is seen at once in the process that made it (the admin clears
+    this cache) and within 5 seconds elsewhere.
+    """
+    global _rules_cache
+    if _rules_cache is not None and time.monotonic() - _rules_cache[0] < _RULES_CACHE_SECONDS:
+        return _rules_cache[1]
+    rules = EarningRule.objects.filter(is_active=True).prefetch_related("partners", "outlets")
+    snapshot = tuple(_rule_spec(rule) for rule in rules)
+    _rules_cache = (time.monotonic(), snapshot)
+    return snapshot
+
+
+def earning_rules_cache_clear() -> None:
+    global _rules_cache
+    _rules_cache = None
+
+
+def _lines(text: str) -> frozenset[str]:
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _rule_spec(rule: EarningRule) -> RuleSpec:
+    return RuleSpec(
+        id=rule.pk,
+        name=rule.name,
+        action=rule.action,
+        value=rule.value,
+        priority=rule.priority,
+        stackable=rule.stackable,
+        per_item=rule.per_item,
+        starts_at=rule.starts_at,
+        ends_at=rule.ends_at,
+        weekdays=frozenset(rule.weekdays or []),
+        hour_from=rule.hour_from,
+        hour_to=rule.hour_to,
+        partner_ids=frozenset(p.pk for p in rule.partners.all()),
+        outlet_ids=frozenset(o.pk for o in rule.outlets.all()),
+        skus=_lines(rule.skus),
+        categories=_lines(rule.categories),
+        min_amount=rule.min_amount,
+        cap_per_receipt=rule.cap_per_receipt,
+    )

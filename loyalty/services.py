@@ -34,7 +34,8 @@ from .program import (
     program_settings,
     program_settings_cache_clear,
 )
-from .selectors import purchase_summary
+from .rules import Item, PurchaseFacts, rules_evaluate
+from .selectors import earning_rules_snapshot, purchase_summary
 
 CENT = Decimal("0.01")
 
@@ -67,6 +68,18 @@ def base_points(program: ProgramSettings, paid: Decimal) -> int:
         exact = paid * program.earn_points / program.earn_amount
     return int(
         exact.to_integral_value(rounding=_ROUNDING[ProgramSettings.Rounding(program.rounding)])
+    )
+
+
+def _purchase_items(items: list[dict[str, Any]]) -> tuple[Item, ...]:
+    return tuple(
+        Item(
+            sku=str(item.get("sku", "")),
+            category=str(item.get("category", "")),
+            qty=Decimal(str(item.get("qty", "1"))),
+            price=Decimal(str(item.get("price", "0"))),
+        )
+        for item in items
     )
 
 
@@ -216,16 +229,26 @@ def _purchase_create(
     member_id = accounts.available.member_id
     assert member_id is not None, "member accounts always have a member"
     redeemed_value = _redeem_check(program, accounts, amount, redeem_points)
-    earned = base_points(program, amount - redeemed_value)
+    paid = amount - redeemed_value
+    earned = base_points(program, paid)
     applied_rules = []
     if earned:
         applied_rules.append(
-            {
-                "rule": "base",
-                "description": _base_rule_description(program),
-                "points": earned,
-            }
+            {"rule": "base", "description": _base_rule_description(program), "points": earned}
         )
+    facts = PurchaseFacts(
+        partner_id=partner.pk,
+        outlet_id=outlet.pk if outlet is not None else None,
+        amount=amount,
+        paid=paid,
+        items=_purchase_items(items),
+        moment=timezone.localtime(now),
+    )
+    for rule in rules_evaluate(earning_rules_snapshot(), facts, earned, program.point_value):
+        applied_rules.append(
+            {"rule": f"rule:{rule.rule_id}", "description": rule.name, "points": rule.points}
+        )
+        earned += rule.points
     try:
         # No savepoint needed: on a duplicate the error leaves purchase_record's
         # atomic block, which rolls back everything including the key claim.

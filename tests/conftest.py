@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from loyalty.ledger import system_account_cache_clear
 from loyalty.ledger_check import ledger_breaches
 from loyalty.program import program_settings_cache_clear
+from loyalty.selectors import earning_rules_cache_clear
 from loyalty.services import program_settings_update
 from partners.models import Partner
 from partners.services import api_key_create
@@ -20,9 +21,11 @@ def _fresh_process_caches():
     # Transactional tests truncate tables, so cached row ids must not outlive a test.
     system_account_cache_clear()
     program_settings_cache_clear()
+    earning_rules_cache_clear()
     yield
     system_account_cache_clear()
     program_settings_cache_clear()
+    earning_rules_cache_clear()
 
 
 @pytest.fixture

@@ -121,3 +121,27 @@ def test_invalid_program_settings_are_explained_on_the_form(staff_client):
     response = staff_client.post(change, form)
     assert response.status_code == 200
     assert "Cashback needs a percent above zero." in response.content.decode()
+
+
+def test_a_rule_saved_in_the_admin_applies_to_the_next_purchase(staff_client, operator):
+    from loyalty.services import purchase_record
+    from members.models import Card
+
+    form = {
+        "name": "Weekend bonus",
+        "is_active": "on",
+        "priority": 0,
+        "stackable": "on",
+        "action": "add_fixed",
+        "value": "25",
+        "weekdays": "[]",
+        "skus": "",
+        "categories": "",
+    }
+    response = staff_client.post(reverse("admin:loyalty_earningrule_add"), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    card = Card.objects.first()
+    body = purchase_record(
+        partner=operator, card_number=card.number, receipt_id="R-admin", amount=100
+    ).body
+    assert body["applied_rules"][-1]["description"] == "Weekend bonus"
