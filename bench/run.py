@@ -235,8 +235,8 @@ def _system_account_id(kind: str) -> int:
 # -- (b) in-process ------------------------------------------------------------------------------
 
 
-def _inprocess_worker(args: tuple[str, int, int, int, float]) -> int:
-    database_url, members, worker, workers, seconds = args
+def _inprocess_worker(args: tuple[str, int, int, float, str]) -> int:
+    database_url, members, worker, seconds, run = args
     django_setup(database_url)
     import random
     from decimal import Decimal
@@ -249,28 +249,68 @@ def _inprocess_worker(args: tuple[str, int, int, int, float]) -> int:
     done = 0
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
+        amount = Decimal(rng.randint(100, 500_000)) / 100
+        category = rng.choice(["dairy", "bakery", "coffee"])
         purchase_record(
             partner=operator,
             card_number=card_number(rng.randrange(members)),
-            receipt_id=f"inproc-{workers}-{worker}-{done}",
-            amount=Decimal(rng.randint(100, 500_000)) / 100,
-            idempotency_key=f"inproc-{workers}-{worker}-{done}",
+            receipt_id=f"inproc-{run}-{worker}-{done}",
+            amount=amount,
+            items=[
+                {"sku": f"{category}-1", "category": category, "qty": "1", "price": str(amount)}
+            ],
+            idempotency_key=f"inproc-{run}-{worker}-{done}",
         )
         done += 1
     return done
 
 
-def inprocess(database_url: str, members: int, seconds: int) -> dict[int, float]:
+def inprocess(
+    database_url: str, members: int, seconds: int, workers: tuple[int, ...] = (1, 4)
+) -> dict[int, float]:
     rates = {}
     context = multiprocessing.get_context("spawn")
-    for workers in (1, 4):
-        with context.Pool(workers) as pool:
+    for count in workers:
+        with context.Pool(count) as pool:
             counts = pool.map(
                 _inprocess_worker,
-                [(database_url, members, w, workers, seconds) for w in range(workers)],
+                [(database_url, members, w, seconds, f"{time.time_ns()}") for w in range(count)],
             )
-        rates[workers] = sum(counts) / seconds
+        rates[count] = sum(counts) / seconds
     return rates
+
+
+# -- (d) earning rules ---------------------------------------------------------------------------
+
+
+def earning_rules_create(count: int) -> None:
+    """`count` active rules of every kind; about a quarter match a typical receipt."""
+    from loyalty.models import EarningRule
+
+    kinds = [
+        {"action": "multiply", "value": 2, "categories": "dairy"},
+        {"action": "add_fixed", "value": 5, "min_amount": 1000},
+        {"action": "percent", "value": 1, "weekdays": [5, 6]},
+        {"action": "add_fixed", "value": 3, "hour_from": 6, "hour_to": 9},
+    ]
+    EarningRule.objects.bulk_create(
+        [EarningRule(name=f"bench rule {i}", priority=i % 5, **kinds[i % 4]) for i in range(count)]
+    )
+
+
+def rules_overhead(database_url: str, members: int, seconds: int) -> dict[str, float]:
+    """purchase_record in one process with no rules and with 20, twice each, interleaved."""
+    from loyalty.models import EarningRule
+
+    rates: dict[str, list[float]] = {"none": [], "20 rules": []}
+    for _round in range(2):
+        for label in rates:
+            EarningRule.objects.all().delete()
+            if label != "none":
+                earning_rules_create(20)
+            rates[label].append(inprocess(database_url, members, seconds, workers=(1,))[1])
+    EarningRule.objects.all().delete()
+    return {label: sum(values) / len(values) for label, values in rates.items()}
 
 
 # -- (c) HTTP ------------------------------------------------------------------------------------
@@ -410,6 +450,12 @@ def main() -> int:
     print(
         f"(b) purchase_record:         1 process {local[1]:7.0f}/s   4 processes {local[4]:6.0f}/s"
         f"   ratio to (a) 1 client: {local[1] / floor[1]:.2f} (goal >= 0.5)"
+    )
+    with_rules = rules_overhead(database_url, args.members, args.seconds)
+    print(
+        f"(d) purchase_record, 1 process: no rules {with_rules['none']:.0f}/s, 20 rules "
+        f"{with_rules['20 rules']:.0f}/s: {with_rules['20 rules'] / with_rules['none']:.2f} "
+        "(goal >= 0.85)"
     )
     served = http(database_url, args.members, args.seconds)
     print(
