@@ -7,7 +7,8 @@ with a card and an opening balance, then measures in one run:
   (a) the raw SQL floor: pgbench doing the three statements of one accrual
       (lock the account, insert a transfer, update the balance), 1 and 8 clients;
   (b) `purchase_record` called in-process, 1 and 4 processes;
-  (c) POST /api/v1/purchases/ over HTTP, gunicorn with 4 workers, loaded by wrk.
+  (c) POST /api/v1/purchases/ over HTTP, gunicorn with 4 workers, loaded by wrk;
+  (d) (b) with 1 process again, without and with 20 active earning rules.
 Prints rates and their ratios to (a), then runs `ledger_check` on the result.
 """
 
