@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
@@ -169,3 +171,31 @@ class PurchaseAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     inlines = [RefundInline]
     show_full_result_count = False
+    fieldsets = [
+        (None, {"fields": ["receipt_id", "created_at", "partner", "outlet", "card", "member"]}),
+        (_("Money"), {"fields": ["amount", "redeemed_value", "refunded_amount"]}),
+        (
+            _("Points"),
+            {
+                "fields": [
+                    "points_earned",
+                    "explanation",
+                    "points_redeemed",
+                    "points_reversed",
+                    "points_returned",
+                ]
+            },
+        ),
+        (_("Items"), {"fields": ["items"]}),
+    ]
+    readonly_fields = ["explanation"]
+
+    @admin.display(description=_("How the points were earned"))
+    def explanation(self, obj: Purchase) -> str:
+        lines = [
+            format_html(
+                "{}: <strong>{}</strong>", rule.get("description", ""), rule.get("points", 0)
+            )
+            for rule in obj.applied_rules or []
+        ]
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "—"

@@ -145,3 +145,12 @@ def test_a_rule_saved_in_the_admin_applies_to_the_next_purchase(staff_client, op
         partner=operator, card_number=card.number, receipt_id="R-admin", amount=100
     ).body
     assert body["applied_rules"][-1]["description"] == "Weekend bonus"
+
+
+def test_purchase_page_explains_the_points(staff_client):
+    from loyalty.models import Purchase
+
+    purchase = Purchase.objects.get(receipt_id="R-1")
+    page = staff_client.get(reverse("admin:loyalty_purchase_change", args=[purchase.pk]))
+    assert page.status_code == 200
+    assert "1 per 100.00 RUB paid: <strong>5</strong>" in page.content.decode()
