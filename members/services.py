@@ -115,6 +115,8 @@ def card_issue(
             raise Conflict(_("This card is already issued to another member."))
         raise Conflict(_("This card is blocked and cannot be issued."))
     member = _member_for_phone(phone, full_name)
+    if member.status != Member.Status.ACTIVE:
+        raise Conflict(_("This member is blocked; a card cannot be issued to them."))
     card.member = member
     card.status = Card.Status.ISSUED
     card.issued_at = now or timezone.now()

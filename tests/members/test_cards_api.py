@@ -112,3 +112,11 @@ def test_replacing_with_a_card_in_use_is_409(pos, card, operator):
         format="json",
     )
     assert response.status_code == 409
+
+
+def test_a_blocked_member_cannot_get_a_new_card(pos):
+    member = MemberFactory(phone="+79123456789")
+    Member.objects.filter(pk=member.pk).update(status=Member.Status.BLOCKED)
+    response = pos.post(ISSUE, {"card": BLANK, "phone": "+79123456789"}, format="json")
+    assert response.status_code == 409
+    assert Card.objects.filter(number=BLANK, status="issued").count() == 0
