@@ -33,6 +33,7 @@ api_v1 = [
     path("cards/<str:number>/balance/", loyalty_api.CardBalanceApi.as_view(), name="cards-balance"),
     path("cards/<str:number>/replace/", members_api.CardReplaceApi.as_view(), name="cards-replace"),
     path("members/lookup/", members_api.MemberLookupApi.as_view(), name="members-lookup"),
+    path("events/", loyalty_api.EventCreateApi.as_view(), name="events"),
     path("purchases/", loyalty_api.PurchaseCreateApi.as_view(), name="purchases"),
     path(
         "purchases/<int:purchase_id>/",

@@ -6,8 +6,18 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
-from .models import Account, EarningRule, Lot, ProgramSettings, Purchase, Refund, Transfer
-from .selectors import earning_rules_cache_clear
+from .models import (
+    Account,
+    EarningRule,
+    EventAward,
+    EventBonus,
+    Lot,
+    ProgramSettings,
+    Purchase,
+    Refund,
+    Transfer,
+)
+from .selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from .services import program_settings_update
 
 
@@ -95,6 +105,28 @@ class EarningRuleAdmin(ModelAdmin):
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
         earning_rules_cache_clear()
+
+
+@admin.register(EventBonus)
+class EventBonusAdmin(ModelAdmin):
+    list_display = ["event", "points", "referrer_points", "is_active"]
+    list_filter = ["is_active"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        event_bonuses_cache_clear()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        event_bonuses_cache_clear()
+
+
+@admin.register(EventAward)
+class EventAwardAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "member", "event", "period", "points"]
+    list_filter = ["event"]
+    search_fields = ["member__phone", "member__full_name"]
+    list_select_related = ["member"]
 
 
 @admin.register(Account)

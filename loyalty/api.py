@@ -13,9 +13,9 @@ from partners.authentication import request_api_key
 from .api_base import ERROR_RESPONSES, MoneyField, card_number_field, validated_input
 from .exceptions import InvalidRequest, NotFound
 from .idempotency import OperationResult
-from .models import Purchase
+from .models import EventBonus, Purchase
 from .selectors import member_balance, purchase_summary
-from .services import purchase_record, refund_record
+from .services import event_record, purchase_record, refund_record
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -51,6 +51,11 @@ class AppliedRuleSerializer(serializers.Serializer):
     points = serializers.IntegerField()
 
 
+class BonusSerializer(serializers.Serializer):
+    event = serializers.CharField()
+    points = serializers.IntegerField()
+
+
 class PurchaseOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     receipt_id = serializers.CharField()
@@ -60,6 +65,7 @@ class PurchaseOutputSerializer(serializers.Serializer):
     points_redeemed = serializers.IntegerField()
     applied_rules = AppliedRuleSerializer(many=True)
     balance = ShortBalanceSerializer()
+    bonuses = BonusSerializer(many=True, required=False)
     created_at = serializers.DateTimeField()
 
 
@@ -195,6 +201,36 @@ class RefundCreateApi(APIView):
             partner=request_api_key(request).partner,
             purchase_id=purchase_id,
             amount=data["amount"],
+            idempotency_key=key,
+        )
+        return _result_response(result)
+
+
+class EventOutputSerializer(serializers.Serializer):
+    event = serializers.CharField()
+    points_awarded = serializers.IntegerField()
+    balance = ShortBalanceSerializer()
+
+
+class EventCreateApi(APIView):
+    class EventInputSerializer(serializers.Serializer):
+        card = card_number_field()
+        event = serializers.ChoiceField(choices=[str(e) for e in EventBonus.REPORTABLE])
+
+    @extend_schema(
+        operation_id="events_create",
+        summary="Report a member event that earns a bonus (profile, feedback, birthday)",
+        parameters=[IDEMPOTENCY_KEY],
+        request=EventInputSerializer,
+        responses={201: EventOutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request) -> Response:
+        key = _idempotency_key(request)
+        data = validated_input(self.EventInputSerializer, request.data)
+        result = event_record(
+            partner=request_api_key(request).partner,
+            card_number=data["card"].strip(),
+            event=data["event"],
             idempotency_key=key,
         )
         return _result_response(result)

@@ -516,3 +516,61 @@ class EarningRule(models.Model):
             errors["value"] = _("A percent is at most 100.")
         if errors:
             raise ValidationError(errors)
+
+
+class EventBonus(models.Model):
+    """Points for a member event (sign-up, first purchase, referral, feedback...)."""
+
+    class Event(models.TextChoices):
+        SIGNUP = "signup", _("Sign-up")
+        PROFILE_COMPLETED = "profile_completed", _("Profile completed")
+        FIRST_PURCHASE = "first_purchase", _("First purchase")
+        REFERRAL = "referral", _("Referral (after the friend's first purchase)")
+        FEEDBACK = "feedback", _("Feedback or survey answered")
+        BIRTHDAY = "birthday", _("Birthday")
+
+    # Events a POS or partner may report through the API; the others happen here.
+    REPORTABLE = (Event.PROFILE_COMPLETED, Event.FEEDBACK, Event.BIRTHDAY)
+
+    event = models.CharField(_("event"), max_length=30, choices=Event.choices, unique=True)
+    points = models.PositiveIntegerField(
+        _("points"), help_text=_("For a referral: the points of the friend who joined.")
+    )
+    referrer_points = models.PositiveIntegerField(
+        _("referrer points"),
+        default=0,
+        help_text=_("For a referral: the points of the member who invited."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("event bonus")
+        verbose_name_plural = _("event bonuses")
+
+    def __str__(self) -> str:
+        return self.get_event_display()
+
+
+class EventAward(models.Model):
+    """An event bonus given to a member: at most once per member, event and period."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="event_awards")
+    event = models.CharField(_("event"), max_length=30, choices=EventBonus.Event.choices)
+    period = models.CharField(
+        _("period"), max_length=100, blank=True, help_text=_("Empty: once ever; a year; or a key.")
+    )
+    points = models.BigIntegerField(_("points"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("event award")
+        verbose_name_plural = _("event awards")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "event", "period"], name="event_award_once_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} · {self.get_event_display()}"

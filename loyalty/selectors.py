@@ -8,7 +8,7 @@ from django.db.models import Sum
 from members.models import Member
 
 from .ledger import Kind
-from .models import Account, EarningRule, Lot, Purchase
+from .models import Account, EarningRule, EventBonus, Lot, Purchase
 from .rules import RuleSpec
 
 
@@ -102,3 +102,21 @@ def _rule_spec(rule: EarningRule) -> RuleSpec:
         min_amount=rule.min_amount,
         cap_per_receipt=rule.cap_per_receipt,
     )
+
+
+_bonus_cache: tuple[float, dict[str, EventBonus]] | None = None
+
+
+def event_bonuses_snapshot() -> dict[str, EventBonus]:
+    """Active event bonuses by event, cached like the earning rules (one query every 5 s)."""
+    global _bonus_cache
+    if _bonus_cache is not None and time.monotonic() - _bonus_cache[0] < _RULES_CACHE_SECONDS:
+        return _bonus_cache[1]
+    bonuses = {bonus.event: bonus for bonus in EventBonus.objects.filter(is_active=True)}
+    _bonus_cache = (time.monotonic(), bonuses)
+    return bonuses
+
+
+def event_bonuses_cache_clear() -> None:
+    global _bonus_cache
+    _bonus_cache = None

@@ -13,7 +13,14 @@ from django.utils.translation import gettext as _
 from members.models import Card, Member
 from partners.models import Outlet, Partner
 
-from .exceptions import CardNotFound, InsufficientPoints, InvalidRequest, NotFound, ReceiptConflict
+from .exceptions import (
+    CardNotFound,
+    Conflict,
+    InsufficientPoints,
+    InvalidRequest,
+    NotFound,
+    ReceiptConflict,
+)
 from .idempotency import OperationResult, idempotency_claim, request_fingerprint
 from .ledger import (
     Code,
@@ -27,7 +34,7 @@ from .ledger import (
     system_account,
     transfer_post,
 )
-from .models import Account, Lot, ProgramSettings, Purchase, Refund
+from .models import Account, EventAward, EventBonus, Lot, ProgramSettings, Purchase, Refund
 from .program import (
     points_expire_at,
     points_release_at,
@@ -35,7 +42,7 @@ from .program import (
     program_settings_cache_clear,
 )
 from .rules import Item, PurchaseFacts, rules_evaluate
-from .selectors import earning_rules_snapshot, purchase_summary
+from .selectors import earning_rules_snapshot, event_bonuses_snapshot, purchase_summary
 
 CENT = Decimal("0.01")
 
@@ -283,7 +290,147 @@ def _purchase_create(
         _points_earn(program, accounts, partner, purchase, earned, now)
     if card.status == Card.Status.ISSUED:
         Card.objects.filter(pk=card.pk, status=Card.Status.ISSUED).update(status=Card.Status.ACTIVE)
-    return OperationResult(201, purchase_summary(purchase, _balance_body(accounts)))
+    bonuses = _first_purchase_bonuses(accounts, purchase, now)
+    body = purchase_summary(purchase, _balance_body(accounts))
+    if bonuses:
+        body["bonuses"] = bonuses
+    return OperationResult(201, body)
+
+
+def _first_purchase_bonuses(
+    accounts: MemberAccounts, purchase: Purchase, now: datetime
+) -> list[dict[str, Any]]:
+    """Bonuses of a member's first purchase: their own, and a referral's (both sides).
+
+    Costs nothing unless such a bonus is configured; then one query tells
+    whether this is the member's first purchase.
+    """
+    bonuses = event_bonuses_snapshot()
+    first = bonuses.get(EventBonus.Event.FIRST_PURCHASE)
+    referral = bonuses.get(EventBonus.Event.REFERRAL)
+    if first is None and referral is None:
+        return []
+    if Purchase.objects.filter(member_id=purchase.member_id).exclude(pk=purchase.pk).exists():
+        return []
+    awarded = []
+    if first is not None:
+        awarded.append(_event_award(accounts, purchase.partner, first.event, "", first.points, now))
+    referrer_id = Member.objects.values_list("referred_by_id", flat=True).get(pk=purchase.member_id)
+    if referral is not None and referrer_id is not None:
+        awarded.append(
+            _event_award(
+                accounts, purchase.partner, referral.event, "referee", referral.points, now
+            )
+        )
+        # The referrer's accounts are locked in a transaction of their own,
+        # after this one commits: never two members' locks at once.
+        transaction.on_commit(
+            lambda: referrer_bonus_award(
+                referrer_id=referrer_id, referee_id=purchase.member_id, partner=purchase.partner
+            )
+        )
+    return [award for award in awarded if award["points"]]
+
+
+def _event_award(
+    accounts: MemberAccounts, partner: Partner, event: str, period: str, points: int, now: datetime
+) -> dict[str, Any]:
+    """Give an event bonus once per member, event and period; 0 points if already given."""
+    assert accounts.available.member_id is not None
+    try:
+        with transaction.atomic():  # a savepoint: a repeat leaves the caller's work intact
+            EventAward.objects.create(
+                member_id=accounts.available.member_id,
+                event=event,
+                period=period,
+                points=points,
+                created_at=now,
+            )
+    except IntegrityError:
+        return {"event": event, "points": 0}
+    if points:
+        available_credit(
+            accounts=accounts,
+            source=system_account(Kind.ISSUED, partner),
+            amount=points,
+            code=Code.BONUS,
+            expires_at=points_expire_at(program_settings(), now),
+            reference=f"event:{event}",
+            now=now,
+        )
+    return {"event": event, "points": points}
+
+
+@transaction.atomic
+def referrer_bonus_award(*, referrer_id: int, referee_id: int, partner: Partner) -> int:
+    """The inviting member's side of a referral, once per friend who joined."""
+    bonus = event_bonuses_snapshot().get(EventBonus.Event.REFERRAL)
+    if bonus is None or not bonus.referrer_points:
+        return 0
+    accounts = member_accounts_lock(referrer_id)
+    award = _event_award(
+        accounts,
+        partner,
+        bonus.event,
+        f"referred:{referee_id}",
+        bonus.referrer_points,
+        timezone.now(),
+    )
+    return int(award["points"])
+
+
+@transaction.atomic
+def signup_bonus_award(*, member_id: int, partner: Partner, now: datetime | None = None) -> int:
+    bonus = event_bonuses_snapshot().get(EventBonus.Event.SIGNUP)
+    if bonus is None:
+        return 0
+    accounts = member_accounts_lock(member_id)
+    return int(
+        _event_award(accounts, partner, bonus.event, "", bonus.points, now or timezone.now())[
+            "points"
+        ]
+    )
+
+
+def event_record(
+    *,
+    partner: Partner,
+    card_number: str,
+    event: str,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    """An event reported by a POS or partner (profile completed, feedback, birthday).
+
+    Profile completion is rewarded once, a birthday once a year, and each
+    feedback (one per idempotency key) once.
+    """
+    if event not in EventBonus.REPORTABLE:
+        raise InvalidRequest(_("This event cannot be reported."), field="event")
+    now = now or timezone.now()
+    fingerprint = request_fingerprint("event", card=card_number, event=event)
+    with transaction.atomic():
+        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
+        if claim.replay is not None:
+            return claim.replay
+        bonus = event_bonuses_snapshot().get(event)
+        if bonus is None:
+            raise Conflict(_("No bonus is configured for this event."))
+        _card, accounts = card_accounts_lock(card_number)
+        period = {
+            EventBonus.Event.PROFILE_COMPLETED: "",
+            EventBonus.Event.BIRTHDAY: str(timezone.localtime(now).year),
+            EventBonus.Event.FEEDBACK: f"key:{idempotency_key or now.isoformat()}",
+        }[EventBonus.Event(event)]
+        award = _event_award(accounts, partner, event, period, bonus.points, now)
+        if not award["points"] and bonus.points:
+            raise Conflict(_("This event was already rewarded for this member."))
+        result = OperationResult(
+            201,
+            {"event": event, "points_awarded": award["points"], "balance": _balance_body(accounts)},
+        )
+        claim.store(result)
+        return result
 
 
 def _points_earn(

@@ -45,6 +45,9 @@ class CardIssueApi(APIView):
         card = card_number_field(help_text="13-digit EAN-13 card number.")
         phone = serializers.CharField(max_length=32)
         name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        referral_code = serializers.CharField(
+            max_length=12, required=False, allow_blank=True, help_text="A new member's inviter."
+        )
 
     @extend_schema(
         operation_id="cards_issue",
@@ -66,6 +69,7 @@ class CardIssueApi(APIView):
             card_number=data["card"],
             phone=data["phone"],
             full_name=data.get("name", ""),
+            referral_code=data.get("referral_code", ""),
         )
         return Response(
             _member_body(result.member, result.card),

@@ -41,6 +41,14 @@ class Member(models.Model):
         unique=True,
         help_text=_("Identifier in a legacy or partner system."),
     )
+    referred_by = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="referrals",
+        verbose_name=_("referred by"),
+    )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

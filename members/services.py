@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.exceptions import CardNotFound, Conflict, InvalidRequest
 from loyalty.ledger import member_accounts_create
+from loyalty.services import signup_bonus_award
 from partners.models import Outlet, Partner
 
 from .ean import ean13_is_valid
@@ -63,20 +64,36 @@ def member_create(
     return member
 
 
-def _member_for_phone(phone: str, full_name: str) -> Member:
+def _referrer_for_code(code: str, phone: str) -> Member | None:
+    if not code.strip():
+        return None
+    referrer = Member.objects.filter(referral_code=code.strip().upper()).first()
+    if referrer is None:
+        raise InvalidRequest(_("Unknown referral code."), field="referral_code")
+    if referrer.phone == phone:
+        raise InvalidRequest(_("A member cannot refer themselves."), field="referral_code")
+    return referrer
+
+
+def _member_for_phone(phone: str, full_name: str, referrer: Member | None) -> tuple[Member, bool]:
+    """The member with this phone, created (with its referrer) if new. Second: created."""
     member = Member.objects.filter(phone=phone).first()
     if member is None:
         try:
             # A savepoint: a concurrent issue for the same new phone may win the
             # unique index; then we use the member it created.
             with transaction.atomic():
-                return member_create(source=Member.Source.POS, phone=phone, full_name=full_name)
+                member = member_create(source=Member.Source.POS, phone=phone, full_name=full_name)
+                if referrer is not None:
+                    member.referred_by = referrer
+                    member.save(update_fields=["referred_by"])
+                return member, True
         except IntegrityError:
             member = Member.objects.get(phone=phone)
     if full_name and not member.full_name:
         member.full_name = full_name
         member.save(update_fields=["full_name"])
-    return member
+    return member, False
 
 
 @dataclass
@@ -95,9 +112,13 @@ def card_issue(
     full_name: str = "",
     outlet: Outlet | None = None,
     issued_by: AbstractBaseUser | None = None,
+    referral_code: str = "",
     now: datetime | None = None,
 ) -> CardIssueResult:
     """Hand a card to the holder of `phone`, creating the card and the member if new.
+
+    A new member gets the sign-up bonus, and is linked to the member whose
+    `referral_code` invited them (the referral pays once they first buy).
 
     Issuing the same card to the same phone again is a no-op that answers the
     same card, so a cashier's retry is safe.
@@ -114,7 +135,7 @@ def card_issue(
         if card.status in Card.USABLE:
             raise Conflict(_("This card is already issued to another member."))
         raise Conflict(_("This card is blocked and cannot be issued."))
-    member = _member_for_phone(phone, full_name)
+    member, created = _member_for_phone(phone, full_name, _referrer_for_code(referral_code, phone))
     if member.status != Member.Status.ACTIVE:
         raise Conflict(_("This member is blocked; a card cannot be issued to them."))
     card.member = member
@@ -123,6 +144,8 @@ def card_issue(
     card.outlet = outlet
     card.issued_by = issued_by  # type: ignore[assignment]
     card.save(update_fields=["member", "status", "issued_at", "outlet", "issued_by"])
+    if created:
+        signup_bonus_award(member_id=member.pk, partner=partner, now=card.issued_at)
     return CardIssueResult(card=card, member=member, created=True)
 
 

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from loyalty.ledger import system_account_cache_clear
 from loyalty.ledger_check import ledger_breaches
 from loyalty.program import program_settings_cache_clear
-from loyalty.selectors import earning_rules_cache_clear
+from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from loyalty.services import program_settings_update
 from partners.models import Partner
 from partners.services import api_key_create
@@ -22,10 +22,12 @@ def _fresh_process_caches():
     system_account_cache_clear()
     program_settings_cache_clear()
     earning_rules_cache_clear()
+    event_bonuses_cache_clear()
     yield
     system_account_cache_clear()
     program_settings_cache_clear()
     earning_rules_cache_clear()
+    event_bonuses_cache_clear()
 
 
 @pytest.fixture

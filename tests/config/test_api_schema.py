@@ -11,6 +11,7 @@ OPERATIONS = {
     ("/api/v1/purchases/", "post"),
     ("/api/v1/purchases/{purchase_id}/", "get"),
     ("/api/v1/purchases/{purchase_id}/refunds/", "post"),
+    ("/api/v1/events/", "post"),
 }
 
 
@@ -35,7 +36,11 @@ def test_every_endpoint_declares_its_errors_and_api_key_security(schema):
 
 
 def test_writes_document_the_idempotency_header(schema):
-    for path in ("/api/v1/purchases/", "/api/v1/purchases/{purchase_id}/refunds/"):
+    for path in (
+        "/api/v1/purchases/",
+        "/api/v1/purchases/{purchase_id}/refunds/",
+        "/api/v1/events/",
+    ):
         names = [
             p["name"] for p in schema["paths"][path]["post"]["parameters"] if p["in"] == "header"
         ]
