@@ -11,6 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from loyalty.exceptions import LoyaltyError
+from loyalty.models import EarningRule, EventBonus
+from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from loyalty.services import (
     lots_expire_due,
     pending_release_due,
@@ -83,6 +85,7 @@ class Command(BaseCommand):
             ]
         ]
         self._staff_users()
+        self._mechanics()
         now = timezone.now()
         for serial in range(member_count):
             self._member_with_history(operator, outlets, serial, rng, now)
@@ -92,6 +95,28 @@ class Command(BaseCommand):
         lots_expire_due(now=now)
         self.stdout.write(self.style.SUCCESS(f"Seeded {member_count} members with purchases."))
         call_command("ledger_check", stdout=self.stdout)
+
+    def _mechanics(self) -> None:
+        EarningRule.objects.create(
+            name="Double points on dairy", action="multiply", value=2, categories="dairy"
+        )
+        EarningRule.objects.create(
+            name="Weekend: 5% back in points", action="percent", value=5, weekdays=[5, 6]
+        )
+        EarningRule.objects.create(
+            name="Big basket bonus", action="add_fixed", value=50, min_amount=5000, priority=1
+        )
+        EventBonus.objects.bulk_create(
+            [
+                EventBonus(event="signup", points=100),
+                EventBonus(event="first_purchase", points=50),
+                EventBonus(event="referral", points=100, referrer_points=200),
+                EventBonus(event="feedback", points=20),
+                EventBonus(event="birthday", points=300),
+            ]
+        )
+        earning_rules_cache_clear()
+        event_bonuses_cache_clear()
 
     def _staff_users(self) -> None:
         marketers, _ = Group.objects.get_or_create(name="Marketers")
