@@ -85,8 +85,8 @@ def seed(members: int) -> None:
 
 
 def expire_until(moment: datetime, workers: int = 1) -> tuple[int, int, float]:
+    from loyalty.jobs import lots_expire_due_parallel
     from loyalty.models import Transfer
-    from loyalty.services import lots_expire_due_parallel
 
     before = Transfer.objects.filter(code="expiry").count()
     started = time.perf_counter()

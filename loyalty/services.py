@@ -1,12 +1,11 @@
 """Writes of the loyalty program. Each public function is one transaction."""
 
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Min
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,9 +27,7 @@ from .ledger import (
     MemberAccounts,
     available_credit,
     card_accounts_lock,
-    lots_debit_whole,
     member_accounts_lock,
-    pending_lots_release,
     system_account,
     transfer_post,
 )
@@ -609,99 +606,6 @@ def _earned_points_reverse(
             now=now,
         )
     return left
-
-
-def _due_batches(due: Any, moment_field: str, batch_size: int) -> Any:
-    """Yield batches of `(lot id, account id)` in `(moment_field, id)` order.
-
-    Keyset paging: each batch starts after the last lot of the previous one,
-    so a long run never walks again over index entries of lots it finished
-    (they stay in the index until vacuum).
-    """
-    page = due
-    while True:
-        rows = list(page.order_by(moment_field, "id").values_list("id", "account_id")[:batch_size])
-        if not rows:
-            return
-        yield rows
-        last_id = rows[-1][0]
-        last_moment = Lot.objects.filter(id=last_id).values_list(moment_field, flat=True).get()
-        page = due.filter(**{f"{moment_field}__gte": last_moment}).exclude(
-            **{moment_field: last_moment, "id__lte": last_id}
-        )
-
-
-def pending_release_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
-    """Move pending points whose return window has passed to available. Returns points moved.
-
-    Set-based like expiry: batches of due lots (partial index on release date),
-    one short transaction each, safe to run twice or concurrently.
-    """
-    now = now or timezone.now()
-    due = Lot.objects.filter(remaining__gt=0, release_at__isnull=False, release_at__lte=now)
-    released = 0
-    for batch in _due_batches(due, "release_at", batch_size):
-        with transaction.atomic():
-            released += pending_lots_release(
-                lot_ids=[lot_id for lot_id, _account in batch], now=now
-            )
-    return released
-
-
-def lots_expire_due(
-    *,
-    now: datetime | None = None,
-    window: tuple[datetime | None, datetime] | None = None,
-    batch_size: int = 2000,
-) -> int:
-    """Expire available points past their date into breakage. Returns points expired.
-
-    Set-based: batches of due lots, earliest expiry first, through the partial
-    index of open available lots; each batch is one short transaction. Safe to
-    run twice or concurrently (lots are re-read under the account locks).
-    `window=(after, until)` takes only lots expiring in that interval (all due
-    lots by default), so several runs can share a backlog.
-    """
-    now = now or timezone.now()
-    after, until = window or (None, now)
-    due = Lot.objects.filter(remaining__gt=0, release_at__isnull=True, expires_at__lte=until)
-    if after is not None:
-        due = due.filter(expires_at__gt=after)
-    breakage = system_account(Kind.EXPIRED)
-    expired = 0
-    for batch in _due_batches(due, "expires_at", batch_size):
-        with transaction.atomic():
-            expired += lots_debit_whole(lots=batch, credit=breakage, code=Code.EXPIRY, now=now)
-    return expired
-
-
-def lots_expire_due_parallel(*, now: datetime | None = None, workers: int = 2) -> int:
-    """`lots_expire_due` over `workers` threads, each taking a slice of the backlog's dates.
-
-    PostgreSQL only (SQLite allows one writer at a time). Slices may share an
-    account now and then: the ordered locks make one run wait briefly for the
-    other, and nothing moves twice.
-    """
-    now = now or timezone.now()
-    if workers <= 1 or connection.vendor != "postgresql":
-        return lots_expire_due(now=now)
-    oldest = Lot.objects.filter(
-        remaining__gt=0, release_at__isnull=True, expires_at__lte=now
-    ).aggregate(oldest=Min("expires_at"))["oldest"]
-    if oldest is None:
-        return 0
-    step = (now - oldest) / workers
-    cuts = [oldest - timedelta(microseconds=1)] + [oldest + step * k for k in range(1, workers)]
-    windows = list(zip(cuts, [*cuts[1:], now], strict=True))
-
-    def run(window: tuple[datetime, datetime]) -> int:
-        try:
-            return lots_expire_due(now=now, window=window)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return sum(pool.map(run, windows))
 
 
 @transaction.atomic

@@ -3,14 +3,14 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import services
+from . import jobs
 
 
 @shared_task
 def release_due_pending_points() -> int:
-    return services.pending_release_due()
+    return jobs.pending_release_due()
 
 
 @shared_task
 def expire_due_lots() -> int:
-    return services.lots_expire_due_parallel(workers=settings.LEDGER_JOB_WORKERS)
+    return jobs.lots_expire_due_parallel(workers=settings.LEDGER_JOB_WORKERS)

@@ -4,16 +4,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from loyalty.jobs import lots_expire_due, lots_expire_due_parallel
 from loyalty.ledger import Kind
 from loyalty.ledger_check import ledger_breaches
 from loyalty.models import Account, Lot, Transfer
-from loyalty.services import (
-    lots_expire_due,
-    lots_expire_due_parallel,
-    points_adjust,
-    program_settings_update,
-    purchase_record,
-)
+from loyalty.services import points_adjust, program_settings_update, purchase_record
 from tests.factories import CardFactory, MemberFactory, PartnerFactory
 from tests.threads import run_together
 

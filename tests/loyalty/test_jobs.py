@@ -8,15 +8,11 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from loyalty import tasks
+from loyalty.jobs import lots_expire_due, pending_release_due
 from loyalty.ledger import Kind
 from loyalty.ledger_check import ledger_breaches
 from loyalty.models import Account, Lot, Transfer
-from loyalty.services import (
-    lots_expire_due,
-    pending_release_due,
-    program_settings_update,
-    purchase_record,
-)
+from loyalty.services import program_settings_update, purchase_record
 from tests.factories import CardFactory, PartnerFactory
 from tests.threads import run_together
 

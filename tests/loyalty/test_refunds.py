@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from loyalty.exceptions import InvalidRequest
+from loyalty.jobs import pending_release_due
 from loyalty.models import Account, Refund
-from loyalty.services import pending_release_due, points_adjust, purchase_record, refund_record
+from loyalty.services import points_adjust, purchase_record, refund_record
 from tests.conftest import api_client_for
 from tests.factories import PartnerFactory
 

@@ -11,15 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from loyalty.exceptions import LoyaltyError
+from loyalty.jobs import lots_expire_due, pending_release_due
 from loyalty.models import EarningRule, EventBonus
 from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear
-from loyalty.services import (
-    lots_expire_due,
-    pending_release_due,
-    program_settings_update,
-    purchase_record,
-    refund_record,
-)
+from loyalty.services import program_settings_update, purchase_record, refund_record
 from members.ean import ean13_from_serial
 from members.models import Card
 from members.services import card_issue
