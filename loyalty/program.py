@@ -1,30 +1,28 @@
 """Program settings, read on every purchase, so cached briefly in-process."""
 
 import calendar
-import time
 from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from .cache import ProcessCache
 from .models import ProgramSettings
 
-_CACHE_SECONDS = 5.0
-_cached: tuple[float, ProgramSettings] | None = None
+
+def _program_settings_load() -> ProgramSettings:
+    return ProgramSettings.objects.get_or_create(id=1)[0]
+
+
+_program_cache = ProcessCache(_program_settings_load)
 
 
 def program_settings() -> ProgramSettings:
     """The program's settings; a change made elsewhere is seen within 5 seconds."""
-    global _cached
-    if _cached is not None and time.monotonic() - _cached[0] < _CACHE_SECONDS:
-        return _cached[1]
-    settings_row, _created = ProgramSettings.objects.get_or_create(id=1)
-    _cached = (time.monotonic(), settings_row)
-    return settings_row
+    return _program_cache.get()
 
 
 def program_settings_cache_clear() -> None:
-    global _cached
-    _cached = None
+    _program_cache.clear()
 
 
 def add_months(moment: datetime, months: int) -> datetime:

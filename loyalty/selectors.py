@@ -1,12 +1,12 @@
 """Reads of the loyalty program."""
 
-import time
 from typing import Any
 
 from django.db.models import Sum
 
 from members.models import Member
 
+from .cache import ProcessCache
 from .ledger import Kind
 from .models import Account, EarningRule, EventBonus, Lot, Purchase
 from .rules import RuleSpec
@@ -53,8 +53,12 @@ def purchase_summary(purchase: Purchase, balance: dict[str, int]) -> dict[str, A
     }
 
 
-_RULES_CACHE_SECONDS = 5.0
-_rules_cache: tuple[float, tuple[RuleSpec, ...]] | None = None
+def _earning_rules_load() -> tuple[RuleSpec, ...]:
+    rules = EarningRule.objects.filter(is_active=True).prefetch_related("partners", "outlets")
+    return tuple(_rule_spec(rule) for rule in rules)
+
+
+_rules_cache = ProcessCache(_earning_rules_load)
 
 
 def earning_rules_snapshot() -> tuple[RuleSpec, ...]:
@@ -63,18 +67,11 @@ def earning_rules_snapshot() -> tuple[RuleSpec, ...]:
     A change is seen at once in the process that made it (the admin clears
     this cache) and within 5 seconds elsewhere.
     """
-    global _rules_cache
-    if _rules_cache is not None and time.monotonic() - _rules_cache[0] < _RULES_CACHE_SECONDS:
-        return _rules_cache[1]
-    rules = EarningRule.objects.filter(is_active=True).prefetch_related("partners", "outlets")
-    snapshot = tuple(_rule_spec(rule) for rule in rules)
-    _rules_cache = (time.monotonic(), snapshot)
-    return snapshot
+    return _rules_cache.get()
 
 
 def earning_rules_cache_clear() -> None:
-    global _rules_cache
-    _rules_cache = None
+    _rules_cache.clear()
 
 
 def _lines(text: str) -> frozenset[str]:
@@ -104,19 +101,17 @@ def _rule_spec(rule: EarningRule) -> RuleSpec:
     )
 
 
-_bonus_cache: tuple[float, dict[str, EventBonus]] | None = None
+def _event_bonuses_load() -> dict[str, EventBonus]:
+    return {bonus.event: bonus for bonus in EventBonus.objects.filter(is_active=True)}
+
+
+_bonus_cache = ProcessCache(_event_bonuses_load)
 
 
 def event_bonuses_snapshot() -> dict[str, EventBonus]:
     """Active event bonuses by event, cached like the earning rules (one query every 5 s)."""
-    global _bonus_cache
-    if _bonus_cache is not None and time.monotonic() - _bonus_cache[0] < _RULES_CACHE_SECONDS:
-        return _bonus_cache[1]
-    bonuses = {bonus.event: bonus for bonus in EventBonus.objects.filter(is_active=True)}
-    _bonus_cache = (time.monotonic(), bonuses)
-    return bonuses
+    return _bonus_cache.get()
 
 
 def event_bonuses_cache_clear() -> None:
-    global _bonus_cache
-    _bonus_cache = None
+    _bonus_cache.clear()
