@@ -14,7 +14,7 @@ from .api_base import ERROR_RESPONSES, MoneyField, card_number_field, validated_
 from .exceptions import InvalidRequest, NotFound
 from .idempotency import OperationResult
 from .models import EventBonus, Purchase
-from .selectors import member_balance, purchase_summary
+from .selectors import member_balance, purchase_summary, short_balance
 from .services import event_record, purchase_record, refund_record
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -173,9 +173,7 @@ class PurchaseDetailApi(APIView):
         )
         if purchase is None:
             raise NotFound(_("Purchase not found."))
-        balance = member_balance(purchase.member)
-        short = {"available": balance["available"], "pending": balance["pending"]}
-        return Response(purchase_summary(purchase, short))
+        return Response(purchase_summary(purchase, short_balance(purchase.member_id)))
 
 
 class RefundCreateApi(APIView):

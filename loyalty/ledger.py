@@ -7,6 +7,7 @@ the transfer row; system accounts are never locked or updated, so accruals of
 different members never wait for each other.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,12 @@ class MemberAccounts:
     pending: Account
     debt: Account
 
+    @classmethod
+    def from_rows(cls, rows: Iterable[Account]) -> "MemberAccounts":
+        """From one member's three account rows, in any order."""
+        by_kind = {account.kind: account for account in rows}
+        return cls(by_kind[Kind.AVAILABLE], by_kind[Kind.PENDING], by_kind[Kind.DEBT])
+
 
 def member_accounts_create(member_id: int) -> None:
     # Created in this order so that ids ascend available < pending < debt.
@@ -42,12 +49,8 @@ def member_accounts_create(member_id: int) -> None:
 
 def member_accounts_lock(member_id: int) -> MemberAccounts:
     """Lock the member's accounts in ascending id order (one lock order, no deadlocks)."""
-    rows = {
-        a.kind: a
-        for a in Account.objects.select_for_update().filter(member_id=member_id).order_by("id")
-    }
-    return MemberAccounts(
-        available=rows[Kind.AVAILABLE], pending=rows[Kind.PENDING], debt=rows[Kind.DEBT]
+    return MemberAccounts.from_rows(
+        Account.objects.select_for_update().filter(member_id=member_id).order_by("id")
     )
 
 
@@ -69,17 +72,13 @@ def card_accounts_lock(card_number: str) -> tuple[Card, MemberAccounts]:
     )
     if not rows:
         raise CardNotFound()
-    by_kind = {a.kind: a for a in rows}
     card = Card(
         id=rows[0].card_id,  # type: ignore[attr-defined]
         number=card_number,
         member_id=rows[0].member_id,
         status=rows[0].card_status,  # type: ignore[attr-defined]
     )
-    accounts = MemberAccounts(
-        available=by_kind[Kind.AVAILABLE], pending=by_kind[Kind.PENDING], debt=by_kind[Kind.DEBT]
-    )
-    return card, accounts
+    return card, MemberAccounts.from_rows(rows)
 
 
 _system_account_ids: dict[tuple[str, int | None], int] = {}
@@ -132,13 +131,13 @@ def transfer_post(
     """
     if amount <= 0:
         raise ValueError(f"transfer amount must be positive, got {amount}")
-    for account, credited in ((debit, False), (credit, True)):
-        if account.is_member_account:
-            new_balance = account.balance + _balance_delta(
-                account, credited=credited, amount=amount
-            )
-            if new_balance < 0:
-                raise InsufficientPoints()
+    new_balances = [
+        (account, account.balance + _balance_delta(account, credited=credited, amount=amount))
+        for account, credited in ((debit, False), (credit, True))
+        if account.is_member_account
+    ]
+    if any(balance < 0 for _account, balance in new_balances):
+        raise InsufficientPoints()
     transfer = Transfer.objects.create(
         debit_account=debit,
         credit_account=credit,
@@ -149,10 +148,9 @@ def transfer_post(
         reference=reference,
         created_at=now,
     )
-    for account, credited in ((debit, False), (credit, True)):
-        if account.is_member_account:
-            account.balance += _balance_delta(account, credited=credited, amount=amount)
-            Account.objects.filter(pk=account.pk).update(balance=account.balance)
+    for account, balance in new_balances:
+        account.balance = balance
+        Account.objects.filter(pk=account.pk).update(balance=balance)
     if debit.kind in Account.LOT_KINDS:
         _lots_consume(debit, amount, from_lot)
     if credit.kind in Account.LOT_KINDS:
@@ -276,19 +274,17 @@ def pending_lots_release(*, lot_ids: list[int], now: datetime) -> int:
     """
     member_ids = Lot.objects.filter(id__in=lot_ids).values_list("account__member_id", flat=True)
     locked = Account.objects.select_for_update().filter(member_id__in=set(member_ids))
-    members: dict[int, dict[str, Account]] = {}
+    rows_by_member: dict[int | None, list[Account]] = {}
     for account in locked.order_by("id"):
-        assert account.member_id is not None
-        members.setdefault(account.member_id, {})[account.kind] = account
+        rows_by_member.setdefault(account.member_id, []).append(account)
+    members = {member: MemberAccounts.from_rows(rows) for member, rows in rows_by_member.items()}
     lots = Lot.objects.select_related("account", "transfer").filter(
         id__in=lot_ids, remaining__gt=0, release_at__lte=now
     )
     plain: list[tuple[Lot, MemberAccounts]] = []
     released = 0
     for lot in lots.order_by("release_at", "id"):
-        assert lot.account.member_id is not None
-        rows = members[lot.account.member_id]
-        accounts = MemberAccounts(rows[Kind.AVAILABLE], rows[Kind.PENDING], rows[Kind.DEBT])
+        accounts = members[lot.account.member_id]
         released += lot.remaining
         if accounts.debt.balance:
             available_credit(

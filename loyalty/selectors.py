@@ -12,9 +12,20 @@ from .models import Account, EarningRule, EventBonus, Lot, Purchase
 from .rules import RuleSpec
 
 
+def account_balances(member_id: int) -> dict[str, int]:
+    """The member's stored balances by account kind."""
+    return dict(Account.objects.filter(member_id=member_id).values_list("kind", "balance"))
+
+
+def short_balance(member_id: int) -> dict[str, int]:
+    """Available and pending points, as purchase and refund answers show them."""
+    balances = account_balances(member_id)
+    return {"available": balances[Kind.AVAILABLE], "pending": balances[Kind.PENDING]}
+
+
 def member_balance(member: Member) -> dict[str, Any]:
     """Available, pending and owed points, and available points grouped by expiry date."""
-    balances = dict(Account.objects.filter(member=member).values_list("kind", "balance"))
+    balances = account_balances(member.pk)
     expiring = (
         Lot.objects.filter(
             account__member=member,

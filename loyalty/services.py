@@ -39,7 +39,12 @@ from .program import (
     program_settings_cache_clear,
 )
 from .rules import Item, PurchaseFacts, rules_evaluate
-from .selectors import earning_rules_snapshot, event_bonuses_snapshot, purchase_summary
+from .selectors import (
+    earning_rules_snapshot,
+    event_bonuses_snapshot,
+    purchase_summary,
+    short_balance,
+)
 
 CENT = Decimal("0.01")
 
@@ -167,7 +172,7 @@ def purchase_record(
             existing = _purchase_by_receipt(partner, receipt_id)
             if existing is None:
                 raise
-            result = _purchase_repeat(existing, fingerprint, _stored_balance(existing.member_id))
+            result = _purchase_repeat(existing, fingerprint, short_balance(existing.member_id))
         else:
             # Looked up under the account lock: a concurrent request for the same
             # receipt held it until its purchase was committed and visible.
@@ -197,15 +202,6 @@ def _purchase_by_receipt(partner: Partner, receipt_id: str) -> Purchase | None:
     probe = Purchase.objects.filter(partner=partner, receipt_id=receipt_id)
     found = list(probe.values_list("pk", flat=True)[:1])
     return Purchase.objects.select_related("card").get(pk=found[0]) if found else None
-
-
-def _stored_balance(member_id: int) -> dict[str, int]:
-    balances = dict(
-        Account.objects.filter(
-            member_id=member_id, kind__in=[Kind.AVAILABLE, Kind.PENDING]
-        ).values_list("kind", "balance")
-    )
-    return {"available": balances[Kind.AVAILABLE], "pending": balances[Kind.PENDING]}
 
 
 def _purchase_repeat(
