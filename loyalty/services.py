@@ -307,14 +307,14 @@ def _first_purchase_bonuses(
         return []
     awarded = []
     if first is not None:
-        awarded.append(_event_award(accounts, purchase.partner, first.event, "", first.points, now))
+        points = _event_award(accounts, purchase.partner, first.event, "", first.points, now)
+        awarded.append({"event": first.event, "points": points})
     referrer_id = Member.objects.values_list("referred_by_id", flat=True).get(pk=purchase.member_id)
     if referral is not None and referrer_id is not None:
-        awarded.append(
-            _event_award(
-                accounts, purchase.partner, referral.event, "referee", referral.points, now
-            )
+        points = _event_award(
+            accounts, purchase.partner, referral.event, "referee", referral.points, now
         )
+        awarded.append({"event": referral.event, "points": points})
         # The referrer's accounts are locked in a transaction of their own,
         # after this one commits: never two members' locks at once.
         transaction.on_commit(
@@ -327,8 +327,9 @@ def _first_purchase_bonuses(
 
 def _event_award(
     accounts: MemberAccounts, partner: Partner, event: str, period: str, points: int, now: datetime
-) -> dict[str, Any]:
-    """Give an event bonus once per member, event and period; 0 points if already given."""
+) -> int:
+    """Give an event bonus once per member, event and period. Returns the points given
+    (0 if it was already given)."""
     assert accounts.available.member_id is not None
     try:
         with transaction.atomic():  # a savepoint: a repeat leaves the caller's work intact
@@ -340,7 +341,7 @@ def _event_award(
                 created_at=now,
             )
     except IntegrityError:
-        return {"event": event, "points": 0}
+        return 0
     if points:
         available_credit(
             accounts=accounts,
@@ -351,7 +352,7 @@ def _event_award(
             reference=f"event:{event}",
             now=now,
         )
-    return {"event": event, "points": points}
+    return points
 
 
 @transaction.atomic
@@ -361,15 +362,10 @@ def referrer_bonus_award(*, referrer_id: int, referee_id: int, partner: Partner)
     if bonus is None or not bonus.referrer_points:
         return 0
     accounts = member_accounts_lock(referrer_id)
-    award = _event_award(
-        accounts,
-        partner,
-        bonus.event,
-        f"referred:{referee_id}",
-        bonus.referrer_points,
-        timezone.now(),
+    period = f"referred:{referee_id}"
+    return _event_award(
+        accounts, partner, bonus.event, period, bonus.referrer_points, timezone.now()
     )
-    return int(award["points"])
 
 
 @transaction.atomic
@@ -378,11 +374,7 @@ def signup_bonus_award(*, member_id: int, partner: Partner, now: datetime | None
     if bonus is None:
         return 0
     accounts = member_accounts_lock(member_id)
-    return int(
-        _event_award(accounts, partner, bonus.event, "", bonus.points, now or timezone.now())[
-            "points"
-        ]
-    )
+    return _event_award(accounts, partner, bonus.event, "", bonus.points, now or timezone.now())
 
 
 def event_record(
@@ -415,12 +407,12 @@ def event_record(
             EventBonus.Event.BIRTHDAY: str(timezone.localtime(now).year),
             EventBonus.Event.FEEDBACK: f"key:{idempotency_key or now.isoformat()}",
         }[EventBonus.Event(event)]
-        award = _event_award(accounts, partner, event, period, bonus.points, now)
-        if not award["points"] and bonus.points:
+        points = _event_award(accounts, partner, event, period, bonus.points, now)
+        if not points and bonus.points:
             raise Conflict(_("This event was already rewarded for this member."))
         result = OperationResult(
             201,
-            {"event": event, "points_awarded": award["points"], "balance": _balance_body(accounts)},
+            {"event": event, "points_awarded": points, "balance": _balance_body(accounts)},
         )
         claim.store(result)
         return result
