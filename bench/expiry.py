@@ -14,7 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import bench_database_url, django_setup, recreate_database
+from run import (
+    bench_database_url,
+    django_setup,
+    members_with_accounts_insert,
+    recreate_database,
+)
 
 LOTS_PER_MEMBER = 5
 DAYS = 1000
@@ -22,31 +27,14 @@ FIRST_EXPIRY = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def seed(members: int) -> None:
-    """Members, accounts, one migration transfer and one lot per point grant, in SQL."""
+    """Members with accounts, one migration transfer and one lot per grant, in SQL."""
     from django.core.management import call_command
     from django.db import connection
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     with connection.cursor() as cur:
-        cur.execute(
-            """
-            INSERT INTO members_member (phone, email, full_name, consent_email, consent_sms,
-                consent_push, status, referral_code, source, created_at)
-            SELECT NULL, '', '', false, false, false, 'active', 'E' || lpad(g::text, 10, '0'),
-                   'import', now()
-            FROM generate_series(1, %s) g
-            """,
-            [members],
-        )
-        for kind in ("available", "pending", "debt"):
-            cur.execute(
-                "INSERT INTO loyalty_account (kind, member_id, balance) "
-                "SELECT %s, id, 0 FROM members_member ORDER BY id",
-                [kind],
-            )
-        cur.execute("SELECT id FROM loyalty_account WHERE kind = 'migration' AND member_id IS NULL")
-        migration = cur.fetchone()[0]
+        migration = members_with_accounts_insert(cur, members, code_prefix="E")
         cur.execute(
             """
             INSERT INTO loyalty_transfer (debit_account_id, credit_account_id, amount, code,

@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,24 +76,7 @@ def seed(members: int) -> None:
     call_command("collectstatic", "--noinput", verbosity=0)  # as a deployment would
     started = time.perf_counter()
     with connection.cursor() as cur:
-        cur.execute(
-            """
-            INSERT INTO members_member (phone, email, full_name, consent_email, consent_sms,
-                consent_push, status, referral_code, source, created_at)
-            SELECT '+7900' || lpad(g::text, 7, '0'), '', 'Bench member ' || g, false, false,
-                   false, 'active', 'B' || lpad(g::text, 10, '0'), 'import', now()
-            FROM generate_series(1, %s) g
-            """,
-            [members],
-        )
-        for kind in ("available", "pending", "debt"):
-            cur.execute(
-                "INSERT INTO loyalty_account (kind, member_id, balance) "
-                "SELECT %s, id, 0 FROM members_member ORDER BY id",
-                [kind],
-            )
-        cur.execute("SELECT id FROM loyalty_account WHERE kind = 'migration' AND member_id IS NULL")
-        migration_account = cur.fetchone()[0]
+        migration_account = members_with_accounts_insert(cur, members, code_prefix="B")
         # Opening balances: one migration transfer and one lot per member.
         cur.execute(
             """
@@ -125,6 +109,33 @@ def seed(members: int) -> None:
         f"seeded {members} members with cards and opening balances in "
         f"{time.perf_counter() - started:.1f}s"
     )
+
+
+def members_with_accounts_insert(cur: Any, members: int, *, code_prefix: str) -> int:
+    """`members` active members (phones +7900…) with their three ledger accounts, in SQL.
+
+    Returns the id of the program's migration account, the source of
+    opening balances.
+    """
+    cur.execute(
+        """
+        INSERT INTO members_member (phone, email, full_name, consent_email, consent_sms,
+            consent_push, status, referral_code, source, created_at)
+        SELECT '+7900' || lpad(g::text, 7, '0'), '', 'Bench member ' || g, false, false,
+               false, 'active', %s || lpad(g::text, 10, '0'), 'import', now()
+        FROM generate_series(1, %s) g
+        """,
+        [code_prefix, members],
+    )
+    # One statement per kind, in this order, as member_accounts_create does.
+    for kind in ("available", "pending", "debt"):
+        cur.execute(
+            "INSERT INTO loyalty_account (kind, member_id, balance) "
+            "SELECT %s, id, 0 FROM members_member ORDER BY id",
+            [kind],
+        )
+    cur.execute("SELECT id FROM loyalty_account WHERE kind = 'migration' AND member_id IS NULL")
+    return int(cur.fetchone()[0])
 
 
 def _cards(members: int) -> None:
