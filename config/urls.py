@@ -34,6 +34,12 @@ api_v1 = [
     path("cards/<str:number>/replace/", members_api.CardReplaceApi.as_view(), name="cards-replace"),
     path("members/lookup/", members_api.MemberLookupApi.as_view(), name="members-lookup"),
     path("events/", loyalty_api.EventCreateApi.as_view(), name="events"),
+    path("club/plans/", loyalty_api.ClubPlanListApi.as_view(), name="club-plans"),
+    path(
+        "club/memberships/",
+        loyalty_api.ClubMembershipCreateApi.as_view(),
+        name="club-memberships",
+    ),
     path("purchases/", loyalty_api.PurchaseCreateApi.as_view(), name="purchases"),
     path(
         "purchases/<int:purchase_id>/",

@@ -1,24 +1,48 @@
-from django.contrib import admin
-from django.http import HttpResponseRedirect
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
+from unfold.decorators import action
+from unfold.widgets import (
+    UnfoldAdminIntegerFieldWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextInputWidget,
+)
 
+from members.models import Member
+from members.selectors import member_by_card_or_phone
+
+from .club import club_join
+from .exceptions import LoyaltyError
 from .models import (
     Account,
+    ClubMembership,
+    ClubPlan,
     EarningRule,
     EventAward,
     EventBonus,
     Lot,
+    MemberTier,
     ProgramSettings,
     Purchase,
     Refund,
+    Tier,
+    TierChange,
+    TierLadder,
     Transfer,
 )
+from .preview import rule_preview
 from .selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from .services import program_settings_update
+from .tiers import tier_snapshot_cache_clear
 
 
 class ReadOnlyAdmin(ModelAdmin):
@@ -87,16 +111,52 @@ class EarningRuleAdmin(ModelAdmin):
     ]
     list_filter = ["is_active", "action", "stackable"]
     search_fields = ["name", "skus", "categories"]
-    filter_horizontal = ["partners", "outlets"]
+    filter_horizontal = ["partners", "outlets", "tiers", "segments"]
     fieldsets = [
         (None, {"fields": ["name", "is_active", "priority", "stackable"]}),
-        (_("Reward"), {"fields": ["action", "value", "per_item", "cap_per_receipt"]}),
+        (_("Reward"), {"fields": ["action", "value", "per_item"]}),
+        (_("Caps"), {"fields": ["cap_per_receipt", "cap_per_member", "cap_period"]}),
         (_("When"), {"fields": ["starts_at", "ends_at", "weekdays", "hour_from", "hour_to"]}),
         (
             _("Where and what"),
             {"fields": ["partners", "outlets", "skus", "categories", "min_amount"]},
         ),
+        (_("Who"), {"fields": ["tiers", "segments", "birthday_window_days"]}),
     ]
+    actions_detail = ["what_if"]
+
+    class PreviewForm(forms.Form):
+        days = forms.IntegerField(
+            label=_("Days of purchases to replay"),
+            min_value=1,
+            max_value=366,
+            initial=30,
+            widget=UnfoldAdminIntegerFieldWidget,
+        )
+
+    @action(description=_("What if: preview on past purchases"), url_path="what-if")
+    def what_if(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Replay recent purchases with this rule (active or a draft) and show what it adds."""
+        rule = get_object_or_404(EarningRule, pk=object_id)
+        form = self.PreviewForm(request.POST or None)
+        preview = None
+        if request.method == "POST" and form.is_valid():
+            preview = rule_preview(rule, days=form.cleaned_data["days"])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("What if: %(rule)s") % {"rule": rule.name},
+            "intro": _(
+                "Replays the purchases of the last days with this rule added to the active "
+                "rules, and shows the points and liability it would have added. Nothing is "
+                "saved: save the rule as inactive, preview it, then activate it."
+            ),
+            "form": form,
+            "submit_label": _("Preview"),
+            "back_url": reverse("admin:loyalty_earningrule_change", args=[rule.pk]),
+            "preview": preview,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/loyalty/rule_preview.html", context)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -231,3 +291,135 @@ class PurchaseAdmin(ReadOnlyAdmin):
             for rule in obj.applied_rules or []
         ]
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) or "—"
+
+
+class TierInline(StackedInline):
+    model = Tier
+    extra = 0
+    fields = [
+        ("name", "rank"),
+        ("min_spend", "min_purchases", "both_required"),
+        ("earn_multiplier", "discount_percent"),
+        ("free_delivery", "personal_manager"),
+        "description",
+    ]
+
+
+@admin.register(TierLadder)
+class TierLadderAdmin(ModelAdmin):
+    list_display = ["name", "window", "window_days", "grace_days", "is_active"]
+    list_filter = ["window", "is_active"]
+    inlines = [TierInline]
+    fields = ["name", "window", "window_days", "grace_days", "is_active"]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        tier_snapshot_cache_clear()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        tier_snapshot_cache_clear()
+
+
+@admin.register(MemberTier)
+class MemberTierAdmin(ReadOnlyAdmin):
+    """Who holds which tier. A manual floor is set from the member's page (audited)."""
+
+    list_display = ["member", "ladder", "tier", "since", "grace_until", "floor", "valid_until"]
+    list_filter = ["ladder", "tier"]
+    search_fields = ["member__phone", "member__full_name", "member__cards__number"]
+    list_select_related = ["member", "ladder", "tier", "floor"]
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "member",
+        "ladder",
+        "from_tier",
+        "to_tier",
+        "reason",
+        "changed_by",
+    ]
+    list_filter = ["reason", "ladder", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["member__phone", "member__full_name", "note"]
+    list_select_related = ["member", "ladder", "from_tier", "to_tier", "changed_by"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(ClubPlan)
+class ClubPlanAdmin(ModelAdmin):
+    list_display = ["name", "tier", "fee", "validity_days", "is_active"]
+    list_filter = ["is_active"]
+    list_select_related = ["tier__ladder"]
+
+
+class ClubJoinForm(forms.Form):
+    member = forms.CharField(
+        label=_("Card number or phone"),
+        max_length=32,
+        widget=UnfoldAdminTextInputWidget,
+    )
+    plan = forms.ModelChoiceField(
+        label=_("Plan"),
+        queryset=ClubPlan.objects.filter(is_active=True).select_related("tier"),
+        widget=UnfoldAdminSelectWidget,
+    )
+
+    def clean_member(self) -> Member:
+        try:
+            return member_by_card_or_phone(self.cleaned_data["member"])
+        except LoyaltyError as error:
+            raise forms.ValidationError(error.message) from None
+
+
+@admin.register(ClubMembership)
+class ClubMembershipAdmin(ReadOnlyAdmin):
+    """Memberships are added through the join form (the fee is taken), then only read."""
+
+    list_display = ["member", "plan", "starts_at", "ends_at", "fee", "created_by", "created_at"]
+    list_filter = ["plan", ("ends_at", admin.DateFieldListFilter)]
+    search_fields = ["member__phone", "member__full_name", "member__cards__number"]
+    list_select_related = ["member", "plan", "created_by"]
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.has_perm("loyalty.add_clubmembership")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Join or renew: find the member by card or phone, choose the plan."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ClubJoinForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                membership = club_join(
+                    member_id=form.cleaned_data["member"].pk,
+                    plan=form.cleaned_data["plan"],
+                    by=request.user,
+                )
+            except LoyaltyError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(
+                    request,
+                    _("%(member)s is in %(plan)s until %(date)s.")
+                    % {
+                        "member": membership.member,
+                        "plan": membership.plan,
+                        "date": date_format(timezone.localtime(membership.ends_at)),
+                    },
+                )
+                return HttpResponseRedirect(reverse("admin:loyalty_clubmembership_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Join or renew the club"),
+            "intro": _(
+                "Take the fee first. Renewing the same plan extends it from its current end."
+            ),
+            "form": form,
+            "submit_label": _("Join"),
+            "back_url": reverse("admin:loyalty_clubmembership_changelist"),
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/loyalty/action_page.html", context)

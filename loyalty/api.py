@@ -11,11 +11,13 @@ from members.selectors import member_by_card
 from partners.authentication import request_api_key
 
 from .api_base import ERROR_RESPONSES, MoneyField, card_number_field, validated_input
+from .club import club_join_by_card
 from .exceptions import InvalidRequest, NotFound
 from .idempotency import OperationResult
-from .models import EventBonus, Purchase
+from .models import ClubPlan, EventBonus, Purchase
 from .selectors import member_balance, purchase_summary, short_balance
 from .services import event_record, purchase_record, refund_record
+from .tiers import member_benefits, tier_snapshot
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -45,6 +47,30 @@ class ShortBalanceSerializer(serializers.Serializer):
     pending = serializers.IntegerField()
 
 
+class StatusSerializer(serializers.Serializer):
+    """The member's tiers and what they give, for the till to apply."""
+
+    class HeldTierSerializer(serializers.Serializer):
+        ladder = serializers.CharField()
+        tier = serializers.CharField()
+        rank = serializers.IntegerField()
+
+    tiers = HeldTierSerializer(many=True)
+    discount_percent = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        coerce_to_string=True,
+        help_text="The discount to give on the member's receipts (the best of their tiers).",
+    )
+    earn_multiplier = serializers.DecimalField(max_digits=5, decimal_places=2)
+    free_delivery = serializers.BooleanField()
+    personal_manager = serializers.BooleanField()
+
+
+def member_status(member_id: int) -> dict[str, Any]:
+    return member_benefits(member_id).as_dict(tier_snapshot())
+
+
 class AppliedRuleSerializer(serializers.Serializer):
     rule = serializers.CharField()
     description = serializers.CharField()
@@ -65,6 +91,7 @@ class PurchaseOutputSerializer(serializers.Serializer):
     points_redeemed = serializers.IntegerField()
     applied_rules = AppliedRuleSerializer(many=True)
     balance = ShortBalanceSerializer()
+    status = StatusSerializer(help_text="The member's tiers and discount after this purchase.")
     bonuses = BonusSerializer(many=True, required=False)
     created_at = serializers.DateTimeField()
 
@@ -173,7 +200,11 @@ class PurchaseDetailApi(APIView):
         )
         if purchase is None:
             raise NotFound(_("Purchase not found."))
-        return Response(purchase_summary(purchase, short_balance(purchase.member_id)))
+        return Response(
+            purchase_summary(
+                purchase, short_balance(purchase.member_id), member_status(purchase.member_id)
+            )
+        )
 
 
 class RefundCreateApi(APIView):
@@ -229,6 +260,64 @@ class EventCreateApi(APIView):
             partner=request_api_key(request).partner,
             card_number=data["card"].strip(),
             event=data["event"],
+            idempotency_key=key,
+        )
+        return _result_response(result)
+
+
+class ClubPlanSerializer(serializers.ModelSerializer):
+    tier = serializers.CharField(source="tier.name")
+    fee = MoneyField()
+
+    class Meta:
+        model = ClubPlan
+        fields = ["id", "name", "tier", "fee", "validity_days"]
+
+
+class ClubPlanListApi(APIView):
+    @extend_schema(
+        operation_id="club_plans_list",
+        summary="Club plans open for joining",
+        responses={200: ClubPlanSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        plans = ClubPlan.objects.filter(is_active=True).select_related("tier")
+        return Response(ClubPlanSerializer(plans, many=True).data)
+
+
+class ClubMembershipOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    plan = serializers.IntegerField()
+    plan_name = serializers.CharField()
+    tier = serializers.CharField()
+    fee = MoneyField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+class ClubMembershipCreateApi(APIView):
+    class ClubJoinInputSerializer(serializers.Serializer):
+        card = card_number_field()
+        plan = serializers.IntegerField(min_value=1, help_text="A plan id from /club/plans/.")
+
+    @extend_schema(
+        operation_id="club_memberships_create",
+        summary="Join the paid club, or renew: the till has taken the fee",
+        description=(
+            "Renewing the same plan while it runs extends it from its current end. "
+            "Another plan of the same club waits until the current one ends (409)."
+        ),
+        parameters=[IDEMPOTENCY_KEY],
+        request=ClubJoinInputSerializer,
+        responses={201: ClubMembershipOutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request) -> Response:
+        key = _idempotency_key(request)
+        data = validated_input(self.ClubJoinInputSerializer, request.data)
+        result = club_join_by_card(
+            partner=request_api_key(request).partner,
+            card_number=data["card"].strip(),
+            plan_id=data["plan"],
             idempotency_key=key,
         )
         return _result_response(result)

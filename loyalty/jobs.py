@@ -1,4 +1,4 @@
-"""The ledger's scheduled jobs: release pending points, expire lots.
+"""The ledger's scheduled jobs: release pending points, expire lots, purge old keys.
 
 Set-based: due lots are read in batches by keyset over partial indexes and
 posted with the ledger's bulk forms, one short transaction per batch. Safe to
@@ -15,7 +15,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from .ledger import Code, Kind, lots_debit_whole, pending_lots_release, system_account
-from .models import Lot
+from .models import IdempotencyRecord, Lot
 
 
 def _due_batches(due: Any, moment_field: str, batch_size: int) -> Iterator[list[Any]]:
@@ -109,3 +109,24 @@ def lots_expire_due_parallel(*, now: datetime | None = None, workers: int = 2) -
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return sum(pool.map(run, windows))
+
+
+def idempotency_keys_purge(
+    *, now: datetime | None = None, keep_days: int = 30, batch_size: int = 5000
+) -> int:
+    """Delete idempotency keys older than `keep_days`; returns how many.
+
+    A client retries within minutes, not weeks. After the key is gone a
+    repeated purchase is still refused or replayed by its receipt id.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=keep_days)
+    deleted = 0
+    while True:
+        ids = list(
+            IdempotencyRecord.objects.filter(created_at__lt=cutoff)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch_size]
+        )
+        if not ids:
+            return deleted
+        deleted += IdempotencyRecord.objects.filter(id__in=ids).delete()[0]

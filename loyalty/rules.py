@@ -6,7 +6,7 @@ its reason. The snapshot is loaded once and cached (see `selectors`).
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 
 
@@ -23,6 +23,15 @@ class Item:
 
 
 @dataclass(frozen=True)
+class MemberFacts:
+    """What rules may ask about the buyer (birthday and segments only when a rule asks)."""
+
+    tier_ids: frozenset[int] = frozenset()
+    segment_ids: frozenset[int] = frozenset()
+    birth_date: date | None = None
+
+
+@dataclass(frozen=True)
 class PurchaseFacts:
     partner_id: int
     outlet_id: int | None
@@ -30,6 +39,7 @@ class PurchaseFacts:
     paid: Decimal  # the part paid in money, which earns
     items: tuple[Item, ...]
     moment: datetime  # local time of the purchase
+    member: MemberFacts = MemberFacts()
 
 
 @dataclass(frozen=True)
@@ -52,10 +62,28 @@ class RuleSpec:
     categories: frozenset[str] = field(default_factory=frozenset)
     min_amount: Decimal | None = None
     cap_per_receipt: int | None = None
+    tier_ids: frozenset[int] = field(default_factory=frozenset)
+    segment_ids: frozenset[int] = field(default_factory=frozenset)
+    birthday_window_days: int | None = None
+    cap_per_member: int | None = None
+    cap_period: str = "month"  # "day", "week", "month", "year" or "ever"
 
     @property
     def targets_items(self) -> bool:
         return bool(self.skus or self.categories)
+
+    def cap_period_key(self, moment: datetime) -> str:
+        """The period a purchase at `moment` counts against for the cap per member."""
+        if self.cap_period == "day":
+            return moment.date().isoformat()
+        if self.cap_period == "week":
+            year, week, _day = moment.isocalendar()
+            return f"{year}-W{week:02d}"
+        if self.cap_period == "month":
+            return f"{moment.year}-{moment.month:02d}"
+        if self.cap_period == "year":
+            return str(moment.year)
+        return "ever"
 
 
 @dataclass(frozen=True)
@@ -66,16 +94,24 @@ class AppliedRule:
 
 
 def rules_evaluate(
-    rules: tuple[RuleSpec, ...], facts: PurchaseFacts, base_points: int, point_value: Decimal
+    rules: tuple[RuleSpec, ...],
+    facts: PurchaseFacts,
+    base_points: int,
+    point_value: Decimal,
+    caps_left: dict[int, int] | None = None,
 ) -> list[AppliedRule]:
     """The rules that apply to a purchase, highest priority first, with their extra points.
 
     If any matching rule is exclusive, only the highest-priority exclusive one
     applies; otherwise every matching rule stacks. Points are never negative
-    and never above a rule's cap per receipt.
+    and never above a rule's cap per receipt, nor above what is left of its
+    cap per member (`caps_left`, by rule id); a rule whose member cap is used
+    up does not match at all, so it cannot shut out other rules.
     """
+    caps_left = caps_left or {}
     matching = sorted(
-        (rule for rule in rules if _matches(rule, facts)), key=lambda r: (-r.priority, r.id)
+        (rule for rule in rules if _matches(rule, facts) and caps_left.get(rule.id, 1) > 0),
+        key=lambda r: (-r.priority, r.id),
     )
     exclusive = [rule for rule in matching if not rule.stackable]
     chosen = exclusive[:1] if exclusive else matching
@@ -84,6 +120,8 @@ def rules_evaluate(
         points = _points(rule, facts, base_points, point_value)
         if rule.cap_per_receipt is not None:
             points = min(points, rule.cap_per_receipt)
+        if rule.id in caps_left:
+            points = min(points, caps_left[rule.id])
         if points > 0:
             applied.append(AppliedRule(rule.id, rule.name, points))
     return applied
@@ -101,8 +139,26 @@ def _matches(rule: RuleSpec, facts: PurchaseFacts) -> bool:
         not rule.outlet_ids or facts.outlet_id in rule.outlet_ids,
         rule.min_amount is None or facts.amount >= rule.min_amount,
         not rule.targets_items or any(_item_matches(rule, item) for item in facts.items),
+        not rule.tier_ids or bool(rule.tier_ids & facts.member.tier_ids),
+        not rule.segment_ids or bool(rule.segment_ids & facts.member.segment_ids),
+        rule.birthday_window_days is None
+        or _near_birthday(facts.member.birth_date, moment.date(), rule.birthday_window_days),
     )
     return all(checks)
+
+
+def _near_birthday(birth_date: date | None, day: date, window_days: int) -> bool:
+    """Whether `day` is within `window_days` of a birthday (this year's, last or next)."""
+    if birth_date is None:
+        return False
+    for year in (day.year - 1, day.year, day.year + 1):
+        try:
+            birthday = birth_date.replace(year=year)
+        except ValueError:  # 29 February: kept on 28 February in other years
+            birthday = date(year, 2, 28)
+        if abs((day - birthday).days) <= window_days:
+            return True
+    return False
 
 
 def _item_matches(rule: RuleSpec, item: Item) -> bool:

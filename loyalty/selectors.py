@@ -49,8 +49,11 @@ def member_balance(member: Member) -> dict[str, Any]:
     }
 
 
-def purchase_summary(purchase: Purchase, balance: dict[str, int]) -> dict[str, Any]:
-    """The API's view of a purchase; `balance` is the member's at answer time."""
+def purchase_summary(
+    purchase: Purchase, balance: dict[str, int], status: dict[str, Any]
+) -> dict[str, Any]:
+    """The API's view of a purchase; `balance` and `status` (tiers, discount) are the
+    member's at answer time."""
     return {
         "id": purchase.pk,
         "receipt_id": purchase.receipt_id,
@@ -60,16 +63,20 @@ def purchase_summary(purchase: Purchase, balance: dict[str, int]) -> dict[str, A
         "points_redeemed": purchase.points_redeemed,
         "applied_rules": purchase.applied_rules,
         "balance": balance,
+        "status": status,
         "created_at": purchase.created_at.isoformat(),
     }
 
 
-def _earning_rules_load() -> tuple[RuleSpec, ...]:
-    rules = EarningRule.objects.filter(is_active=True).prefetch_related("partners", "outlets")
-    return tuple(_rule_spec(rule) for rule in rules)
+def earning_rules_load() -> tuple[RuleSpec, ...]:
+    """Active earning rules as specs, read now (purchases use the cached snapshot)."""
+    rules = EarningRule.objects.filter(is_active=True).prefetch_related(
+        "partners", "outlets", "tiers", "segments"
+    )
+    return tuple(rule_spec(rule) for rule in rules)
 
 
-_rules_cache = ProcessCache(_earning_rules_load)
+_rules_cache = ProcessCache(earning_rules_load)
 
 
 def earning_rules_snapshot() -> tuple[RuleSpec, ...]:
@@ -89,7 +96,7 @@ def _lines(text: str) -> frozenset[str]:
     return frozenset(line.strip() for line in text.splitlines() if line.strip())
 
 
-def _rule_spec(rule: EarningRule) -> RuleSpec:
+def rule_spec(rule: EarningRule) -> RuleSpec:
     return RuleSpec(
         id=rule.pk,
         name=rule.name,
@@ -109,6 +116,11 @@ def _rule_spec(rule: EarningRule) -> RuleSpec:
         categories=_lines(rule.categories),
         min_amount=rule.min_amount,
         cap_per_receipt=rule.cap_per_receipt,
+        tier_ids=frozenset(t.pk for t in rule.tiers.all()),
+        segment_ids=frozenset(s.pk for s in rule.segments.all()),
+        birthday_window_days=rule.birthday_window_days,
+        cap_per_member=rule.cap_per_member,
+        cap_period=rule.cap_period,
     )
 
 

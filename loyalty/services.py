@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from members.models import Card, Member
 from partners.models import Outlet, Partner
 
+from .caps import member_caps_left, member_caps_use
 from .exceptions import (
     CardNotFound,
     Conflict,
@@ -38,12 +39,21 @@ from .program import (
     program_settings,
     program_settings_cache_clear,
 )
-from .rules import Item, PurchaseFacts, rules_evaluate
+from .rules import Item, MemberFacts, PurchaseFacts, RuleSpec, rules_evaluate
 from .selectors import (
     earning_rules_snapshot,
     event_bonuses_snapshot,
     purchase_summary,
     short_balance,
+)
+from .tiers import (
+    Benefits,
+    activity_add,
+    benefits_of_rows,
+    member_benefits,
+    member_tiers_lock,
+    member_tiers_recalculate,
+    tier_snapshot,
 )
 
 CENT = Decimal("0.01")
@@ -80,7 +90,7 @@ def base_points(program: ProgramSettings, paid: Decimal) -> int:
     )
 
 
-def _purchase_items(items: list[dict[str, Any]]) -> tuple[Item, ...]:
+def purchase_items(items: list[dict[str, Any]]) -> tuple[Item, ...]:
     return tuple(
         Item(
             sku=str(item.get("sku", "")),
@@ -209,7 +219,8 @@ def _purchase_repeat(
 ) -> OperationResult:
     if existing.fingerprint != fingerprint:
         raise ReceiptConflict()
-    return OperationResult(200, purchase_summary(existing, balance), replayed=True)
+    status = member_benefits(existing.member_id).as_dict(tier_snapshot())
+    return OperationResult(200, purchase_summary(existing, balance, status), replayed=True)
 
 
 def _purchase_create(
@@ -230,21 +241,35 @@ def _purchase_create(
     assert member_id is not None, "member accounts always have a member"
     redeemed_value = _redeem_check(program, accounts, amount, redeem_points)
     paid = amount - redeemed_value
+    # Tier benefits and tier conditions are those the member holds at the till.
+    tiers = tier_snapshot()
+    tier_rows = member_tiers_lock(member_id) if tiers.tiers else []
+    benefits = benefits_of_rows(tier_rows, tiers)
     earned = base_points(program, paid)
     applied_rules = []
     if earned:
         applied_rules.append(
             {"rule": "base", "description": _base_rule_description(program), "points": earned}
         )
+    tier_bonus = _tier_multiplier_points(benefits, earned)
+    if tier_bonus is not None:
+        applied_rules.append(tier_bonus)
+    rules = earning_rules_snapshot()
     facts = PurchaseFacts(
         partner_id=partner.pk,
         outlet_id=outlet.pk if outlet is not None else None,
         amount=amount,
         paid=paid,
-        items=_purchase_items(items),
+        items=purchase_items(items),
         moment=timezone.localtime(now),
+        member=_member_facts(rules, member_id, benefits),
     )
-    for rule in rules_evaluate(earning_rules_snapshot(), facts, earned, program.point_value):
+    caps_left = member_caps_left(rules, member_id, facts.moment)
+    rule_points = rules_evaluate(rules, facts, earned, program.point_value, caps_left)
+    member_caps_use(rule_points, rules, member_id, facts.moment)
+    if tier_bonus is not None:
+        earned += tier_bonus["points"]
+    for rule in rule_points:
         applied_rules.append(
             {"rule": f"rule:{rule.rule_id}", "description": rule.name, "points": rule.points}
         )
@@ -284,10 +309,45 @@ def _purchase_create(
     if card.status == Card.Status.ISSUED:
         Card.objects.filter(pk=card.pk, status=Card.Status.ISSUED).update(status=Card.Status.ACTIVE)
     bonuses = _first_purchase_bonuses(accounts, purchase, now)
-    body = purchase_summary(purchase, _balance_body(accounts))
+    activity_add(member_id=member_id, day=facts.moment.date(), spend=amount, purchases=1)
+    if member_tiers_recalculate(member_id, tier_rows, now):
+        benefits = member_benefits(member_id)
+    body = purchase_summary(purchase, _balance_body(accounts), benefits.as_dict(tiers))
     if bonuses:
         body["bonuses"] = bonuses
     return OperationResult(201, body)
+
+
+def _tier_multiplier_points(benefits: Benefits, base: int) -> dict[str, Any] | None:
+    """The extra base points of the member's best earn multiplier, as an applied rule."""
+    if benefits.earn_multiplier <= 1 or not base:
+        return None
+    extra = int(
+        (Decimal(base) * (benefits.earn_multiplier - 1)).to_integral_value(rounding=ROUND_FLOOR)
+    )
+    if not extra:
+        return None
+    tier = max(benefits.tiers, key=lambda t: t.earn_multiplier)
+    return {
+        "rule": f"tier:{tier.id}",
+        "description": f"{tier.name} ×{tier.earn_multiplier.normalize()}",  # noqa: RUF001
+        "points": extra,
+    }
+
+
+def _member_facts(rules: tuple[RuleSpec, ...], member_id: int, benefits: Benefits) -> MemberFacts:
+    """What rules may ask about the member; birthday and segments are read only if asked."""
+    birth_date = None
+    if any(rule.birthday_window_days is not None for rule in rules):
+        birth_date = Member.objects.values_list("birth_date", flat=True).get(pk=member_id)
+    segment_ids: frozenset[int] = frozenset()
+    if any(rule.segment_ids for rule in rules):
+        segment_ids = frozenset(
+            Member.segments.through.objects.filter(member_id=member_id).values_list(
+                "segment_id", flat=True
+            )
+        )
+    return MemberFacts(tier_ids=benefits.tier_ids, segment_ids=segment_ids, birth_date=birth_date)
 
 
 def _first_purchase_bonuses(
@@ -534,6 +594,7 @@ def _refund_apply(purchase: Purchase, amount: Decimal, now: datetime) -> Operati
     if debt:
         Refund.objects.filter(pk=refund.pk).update(debt_booked=debt)
         refund.debt_booked = debt
+    _refund_activity_subtract(purchase, amount, refunded_total, now)
     Purchase.objects.filter(pk=purchase.pk).update(
         refunded_amount=refunded_total,
         points_reversed=F("points_reversed") + reverse,
@@ -550,6 +611,24 @@ def _refund_apply(purchase: Purchase, amount: Decimal, now: datetime) -> Operati
         "created_at": now.isoformat(),
     }
     return OperationResult(201, body)
+
+
+def _refund_activity_subtract(
+    purchase: Purchase, amount: Decimal, refunded_total: Decimal, now: datetime
+) -> None:
+    """Take a refund off the counters tiers qualify on, and recalculate the member's tiers.
+
+    The spend comes off the purchase's own day; a receipt refunded in full no
+    longer counts as a purchase.
+    """
+    activity_add(
+        member_id=purchase.member_id,
+        day=timezone.localtime(purchase.created_at).date(),
+        spend=-amount,
+        purchases=-1 if refunded_total >= purchase.amount else 0,
+    )
+    if tier_snapshot().tiers:
+        member_tiers_recalculate(purchase.member_id, member_tiers_lock(purchase.member_id), now)
 
 
 def _earned_points_reverse(

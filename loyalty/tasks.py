@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import jobs
+from . import club, jobs, tiers
 
 
 @shared_task
@@ -14,3 +14,18 @@ def release_due_pending_points() -> int:
 @shared_task
 def expire_due_lots() -> int:
     return jobs.lots_expire_due_parallel(workers=settings.LEDGER_JOB_WORKERS)
+
+
+@shared_task
+def recalculate_tiers() -> int:
+    return tiers.tiers_recalculate_all()
+
+
+@shared_task
+def expire_club_memberships() -> int:
+    return club.club_memberships_expire()
+
+
+@shared_task
+def purge_idempotency_keys() -> int:
+    return jobs.idempotency_keys_purge(keep_days=settings.IDEMPOTENCY_KEY_DAYS)

@@ -1,14 +1,28 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.functional import Promise
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
 
+from loyalty.exceptions import LoyaltyError
+from loyalty.models import MemberTier, Tier, TierLadder
 from loyalty.selectors import member_balance
+from loyalty.tiers import tier_floor_set
 
-from .models import Card, Member
+from .models import Card, Member, Segment
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
@@ -39,14 +53,77 @@ class CardInline(TabularInline):
         return False
 
 
+class TierFloorForm(forms.Form):
+    ladder = forms.ModelChoiceField(
+        label=_("Ladder"),
+        queryset=TierLadder.objects.filter(is_active=True).exclude(window=TierLadder.Window.CLUB),
+        widget=UnfoldAdminSelectWidget,
+    )
+    floor = forms.ModelChoiceField(
+        label=_("Floor"),
+        queryset=Tier.objects.exclude(ladder__window=TierLadder.Window.CLUB).select_related(
+            "ladder"
+        ),
+        required=False,
+        empty_label=_("No floor (remove it)"),
+        widget=UnfoldAdminSelectWidget,
+        help_text=_("The member never drops below this tier while the floor is set."),
+    )
+    note = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_("Kept in the audit trail with your name."),
+    )
+
+
+class SegmentChoiceForm(forms.Form):
+    segment = forms.ModelChoiceField(
+        label=_("Segment"), queryset=Segment.objects.all(), widget=UnfoldAdminSelectWidget
+    )
+    apply = forms.CharField(widget=forms.HiddenInput, initial="1")
+    action = forms.CharField(widget=forms.HiddenInput)
+    selected = forms.ModelMultipleChoiceField(
+        queryset=Member.objects.all(), widget=forms.MultipleHiddenInput
+    )
+
+    def add_prefix(self, field_name):
+        # The admin's action machinery reads these names from the POST.
+        return ACTION_CHECKBOX_NAME if field_name == "selected" else field_name
+
+
+@admin.register(Segment)
+class SegmentAdmin(ModelAdmin):
+    """Segments are filled from the member list (select members, then the action)."""
+
+    list_display = ["name", "member_count", "created_at"]
+    search_fields = ["name"]
+    fields = ["name", "description"]
+
+    @admin.display(description=_("Members"))
+    def member_count(self, obj: Segment) -> int:
+        return obj.members.count()
+
+
 @admin.register(Member)
 class MemberAdmin(ModelAdmin):
     list_display = ["__str__", "phone", "email", "status", "source", "created_at"]
-    list_filter = ["status", "source", "consent_email", "consent_sms", "consent_push"]
+    list_filter = [
+        "status",
+        "source",
+        "tiers__tier",
+        "segments",
+        "consent_email",
+        "consent_sms",
+        "consent_push",
+    ]
     search_fields = ["phone", "email", "full_name", "cards__number", "external_id"]
-    readonly_fields = ["referral_code", "created_at", "points"]
+    readonly_fields = ["referral_code", "created_at", "points", "held_tiers"]
+    actions = ["segment_add", "segment_remove"]
+    actions_detail = ["tier_floor"]
     fieldsets = [
         (None, {"fields": ["full_name", "phone", "email", "birth_date", "status", "points"]}),
+        (_("Tiers"), {"fields": ["held_tiers"]}),
         (_("Consents"), {"fields": ["consent_email", "consent_sms", "consent_push"]}),
         (_("Origin"), {"fields": ["source", "external_id", "referral_code", "user", "created_at"]}),
     ]
@@ -63,6 +140,97 @@ class MemberAdmin(ModelAdmin):
             return "—"
         balance = member_balance(obj)
         return _("%(available)d available, %(pending)d pending, %(debt)d owed") % balance
+
+    @admin.display(description=_("Tiers held"))
+    def held_tiers(self, obj: Member) -> str:
+        rows = MemberTier.objects.filter(member=obj).select_related("ladder", "tier", "floor")
+        lines = []
+        for row in rows:
+            parts = [f"{row.ladder.name}: {row.tier.name}"]
+            if row.floor is not None:
+                parts.append(str(_("floor %(tier)s") % {"tier": row.floor.name}))
+            if row.grace_until is not None:
+                parts.append(str(_("kept until %(date)s") % {"date": date_format(row.grace_until)}))
+            if row.valid_until is not None:
+                parts.append(str(_("paid until %(date)s") % {"date": date_format(row.valid_until)}))
+            lines.append((" · ".join(parts),))
+        return format_html_join(mark_safe("<br>"), "{}", lines) or "—"
+
+    @action(description=_("Set a tier floor"), url_path="tier-floor")
+    def tier_floor(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Staff keep a member on at least a tier (or lift that floor), with a reason."""
+        member = get_object_or_404(Member, pk=object_id)
+        form = TierFloorForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                tier_floor_set(
+                    member_id=member.pk,
+                    ladder=form.cleaned_data["ladder"],
+                    floor=form.cleaned_data["floor"],
+                    note=form.cleaned_data["note"],
+                    by=request.user,
+                )
+            except LoyaltyError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(request, _("The tier floor was saved."))
+                return HttpResponseRedirect(
+                    reverse("admin:members_member_change", args=[member.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Set a tier floor"),
+            "subject": str(member),
+            "intro": _(
+                "A floor keeps the member on at least this tier whatever they spend, until it "
+                "is removed. Every change is recorded with your name and reason."
+            ),
+            "form": form,
+            "submit_label": _("Save"),
+            "back_url": reverse("admin:members_member_change", args=[member.pk]),
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/loyalty/action_page.html", context)
+
+    def _segment_action(
+        self, request, queryset, *, title: str | Promise, apply
+    ) -> HttpResponse | None:
+        form = SegmentChoiceForm(
+            request.POST if "apply" in request.POST else None,
+            initial={"action": request.POST.get("action"), "selected": queryset},
+        )
+        if form.is_bound and form.is_valid():
+            count = apply(form.cleaned_data["segment"], queryset)
+            messages.success(request, _("%(count)d members updated.") % {"count": count})
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "subject": _("%(count)d members selected") % {"count": queryset.count()},
+            "form": form,
+            "submit_label": _("Apply"),
+            "back_url": reverse("admin:members_member_changelist"),
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/loyalty/action_page.html", context)
+
+    @admin.action(description=_("Add to a segment"))
+    def segment_add(self, request, queryset):
+        def add(segment: Segment, members) -> int:
+            segment.members.add(*members)
+            return len(members)
+
+        return self._segment_action(request, queryset, title=_("Add to a segment"), apply=add)
+
+    @admin.action(description=_("Remove from a segment"))
+    def segment_remove(self, request, queryset):
+        def remove(segment: Segment, members) -> int:
+            segment.members.remove(*members)
+            return len(members)
+
+        return self._segment_action(
+            request, queryset, title=_("Remove from a segment"), apply=remove
+        )
 
 
 @admin.register(Card)

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from loyalty.api import BalanceSerializer
+from loyalty.api import BalanceSerializer, StatusSerializer, member_status
 from loyalty.api_base import ERROR_RESPONSES, card_number_field, validated_input
 from loyalty.exceptions import InvalidRequest
 from loyalty.selectors import member_balance
@@ -30,6 +30,7 @@ def _member_body(member: Member, card: Card | None) -> dict[str, Any]:
         "card": card.number if card is not None else None,
         "card_status": card.status if card is not None else None,
         "balance": member_balance(member),
+        "status": member_status(member.pk),
     }
 
 
@@ -38,6 +39,7 @@ class MemberCardOutputSerializer(serializers.Serializer):
     card = serializers.CharField(allow_null=True)
     card_status = serializers.CharField(allow_null=True)
     balance = BalanceSerializer()
+    status = StatusSerializer()
 
 
 class CardIssueApi(APIView):

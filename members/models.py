@@ -153,3 +153,22 @@ class Card(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class Segment(models.Model):
+    """A named list of members that earning rules and campaigns can target."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    members = models.ManyToManyField(
+        Member, blank=True, related_name="segments", verbose_name=_("members")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

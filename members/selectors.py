@@ -1,6 +1,7 @@
 from loyalty.exceptions import CardNotFound
 
 from .models import Card, Member
+from .phones import InvalidPhone, phone_normalize
 
 
 def member_by_card(number: str) -> tuple[Member, Card]:
@@ -23,3 +24,15 @@ def member_by_phone(phone: str) -> tuple[Member, Card | None]:
         raise CardNotFound()
     card = member.cards.filter(status__in=Card.USABLE).order_by("-issued_at", "-id").first()
     return member, card
+
+
+def member_by_card_or_phone(text: str) -> Member:
+    """The active member a staff user means by a scanned card number or a typed phone."""
+    value = text.strip()
+    if value.isdigit() and len(value) == 13:
+        return member_by_card(value)[0]
+    try:
+        phone = phone_normalize(value)
+    except InvalidPhone:
+        raise CardNotFound() from None
+    return member_by_phone(phone)[0]

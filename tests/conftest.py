@@ -10,6 +10,7 @@ from loyalty.ledger_check import ledger_breaches
 from loyalty.program import program_settings_cache_clear
 from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from loyalty.services import program_settings_update
+from loyalty.tiers import tier_snapshot_cache_clear
 from partners.models import Partner
 from partners.services import api_key_create
 
@@ -23,11 +24,13 @@ def _fresh_process_caches():
     program_settings_cache_clear()
     earning_rules_cache_clear()
     event_bonuses_cache_clear()
+    tier_snapshot_cache_clear()
     yield
     system_account_cache_clear()
     program_settings_cache_clear()
     earning_rules_cache_clear()
     event_bonuses_cache_clear()
+    tier_snapshot_cache_clear()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ CELERY_BROKER_URL (see config.settings.production).
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -159,6 +160,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Threads (own database connections) a large expiry backlog is split over.
 LEDGER_JOB_WORKERS = env.int("LEDGER_JOB_WORKERS", default=2)
+# How long clients' Idempotency-Keys are remembered (receipt ids guard purchases forever).
+IDEMPOTENCY_KEY_DAYS = env.int("IDEMPOTENCY_KEY_DAYS", default=30)
 CELERY_BEAT_SCHEDULE = {
     "release-pending-points": {
         "task": "loyalty.tasks.release_due_pending_points",
@@ -167,6 +170,18 @@ CELERY_BEAT_SCHEDULE = {
     "expire-points": {
         "task": "loyalty.tasks.expire_due_lots",
         "schedule": 60 * 60,
+    },
+    "expire-club-memberships": {
+        "task": "loyalty.tasks.expire_club_memberships",
+        "schedule": 15 * 60,
+    },
+    "recalculate-tiers": {
+        "task": "loyalty.tasks.recalculate_tiers",
+        "schedule": crontab(hour=3, minute=10),
+    },
+    "purge-idempotency-keys": {
+        "task": "loyalty.tasks.purge_idempotency_keys",
+        "schedule": crontab(hour=4, minute=20),
     },
 }
 

@@ -135,6 +135,7 @@ def test_a_rule_saved_in_the_admin_applies_to_the_next_purchase(staff_client, op
         "action": "add_fixed",
         "value": "25",
         "weekdays": "[]",
+        "cap_period": "month",
         "skus": "",
         "categories": "",
     }

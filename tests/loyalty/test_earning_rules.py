@@ -1,23 +1,26 @@
 import uuid
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from loyalty.models import EarningRule
+from loyalty.models import EarningRule, RuleUsage, Tier, TierLadder
 from loyalty.selectors import earning_rules_cache_clear
 from loyalty.services import purchase_record
+from members.models import Member, Segment
 
 pytestmark = pytest.mark.django_db
 
 
-def buy(card, amount, items=()):
+def buy(card, amount, items=(), at=None):
     return purchase_record(
         partner=card.partner,
         card_number=card.number,
         receipt_id=str(uuid.uuid4()),
         amount=Decimal(amount),
         items=list(items),
+        now=at,
     ).body
 
 
@@ -72,3 +75,38 @@ def test_rules_that_make_no_sense_are_explained(fields, error_field):
     with pytest.raises(ValidationError) as error:
         rule.full_clean()
     assert error_field in error.value.message_dict
+
+
+def test_a_member_cap_holds_across_receipts_and_resets_next_period(card, program):
+    EarningRule.objects.create(
+        name="Coffee club", action="add_fixed", value=100, cap_per_member=150, cap_period="month"
+    )
+    november = datetime(2026, 11, 5, 12, tzinfo=UTC)
+    earned = [buy(card, "100", at=november + timedelta(days=d))["points_earned"] for d in range(3)]
+    assert earned == [1 + 100, 1 + 50, 1]
+    assert buy(card, "100", at=datetime(2026, 12, 1, 12, tzinfo=UTC))["points_earned"] == 101
+    assert RuleUsage.objects.get(period="2026-11").points == 150
+
+
+def test_rules_for_a_tier_a_segment_and_the_birthday_week(card, program):
+    ladder = TierLadder.objects.create(name="Status", window="lifetime")
+    gold = Tier.objects.create(ladder=ladder, name="Gold", rank=1, min_purchases=1)
+    gold_rule = EarningRule.objects.create(name="Gold extra", action="add_fixed", value=5)
+    gold_rule.tiers.add(gold)
+    students = Segment.objects.create(name="Students")
+    student_rule = EarningRule.objects.create(name="Students", action="add_fixed", value=7)
+    student_rule.segments.add(students)
+    EarningRule.objects.create(
+        name="Birthday week", action="multiply", value=2, birthday_window_days=3
+    )
+    first = buy(card, "1000", at=datetime(2026, 6, 1, 12, tzinfo=UTC))
+    assert first["points_earned"] == 10  # not Gold yet, no segment, no birthday
+    students.members.add(card.member)
+    Member.objects.filter(pk=card.member_id).update(birth_date=date(1990, 6, 3))
+    second = buy(card, "1000", at=datetime(2026, 6, 1, 13, tzinfo=UTC))
+    assert [r["description"] for r in second["applied_rules"][1:]] == [
+        "Gold extra",
+        "Students",
+        "Birthday week",
+    ]
+    assert second["points_earned"] == 10 + 5 + 7 + 10

@@ -3,15 +3,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
 from loyalty import tasks
-from loyalty.jobs import lots_expire_due, pending_release_due
+from loyalty.jobs import idempotency_keys_purge, lots_expire_due, pending_release_due
 from loyalty.ledger import Kind
 from loyalty.ledger_check import ledger_breaches
-from loyalty.models import Account, Lot, Transfer
+from loyalty.models import Account, IdempotencyRecord, Lot, Transfer
 from loyalty.services import program_settings_update, purchase_record
 from tests.factories import CardFactory, PartnerFactory
 from tests.threads import run_together
@@ -135,3 +136,29 @@ def test_two_release_runs_at_once_release_each_lot_once():
     assert sum(results) == 30 * 20
     assert Transfer.objects.filter(code="release").count() == 30
     assert not ledger_breaches()
+
+
+@pytest.mark.django_db
+def test_old_idempotency_keys_are_purged_and_recent_ones_kept(card, program, capsys):
+    old = timezone.now() - timedelta(days=45)
+    for key in ("old-1", "old-2", "new"):
+        purchase_record(
+            partner=card.partner,
+            card_number=card.number,
+            receipt_id=key,
+            amount=Decimal(100),
+            idempotency_key=key,
+        )
+    IdempotencyRecord.objects.filter(key__startswith="old").update(created_at=old)
+    assert idempotency_keys_purge(keep_days=30, batch_size=1) == 2
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
+    call_command("run_job", "purge_idempotency_keys")
+    assert "purge_idempotency_keys: 0 old idempotency keys deleted" in capsys.readouterr().out
+
+
+def test_every_scheduled_task_is_registered():
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks

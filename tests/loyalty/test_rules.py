@@ -1,19 +1,19 @@
 """The earning rule engine, case by case and by properties (pure Python, no database)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loyalty.rules import Item, PurchaseFacts, RuleSpec, rules_evaluate
+from loyalty.rules import Item, MemberFacts, PurchaseFacts, RuleSpec, rules_evaluate
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ONE = Decimal(1)
 
 
-def facts(amount="1000", items=(), moment=MONDAY_NOON, partner=1, outlet=None):
+def facts(amount="1000", items=(), moment=MONDAY_NOON, partner=1, outlet=None, member=None):
     return PurchaseFacts(
         partner_id=partner,
         outlet_id=outlet,
@@ -21,6 +21,7 @@ def facts(amount="1000", items=(), moment=MONDAY_NOON, partner=1, outlet=None):
         paid=Decimal(amount),
         items=tuple(items),
         moment=moment,
+        member=member or MemberFacts(),
     )
 
 
@@ -125,15 +126,76 @@ item_lists = st.lists(
     amount=amounts,
     items=item_lists,
     base=st.integers(0, 10**6),
+    caps_left=st.dictionaries(st.integers(1, 20), st.integers(0, 300), max_size=6),
 )
 def test_points_are_never_negative_caps_hold_and_exclusive_rules_are_alone(
-    rules, amount, items, base
+    rules, amount, items, base, caps_left
 ):
-    applied = rules_evaluate(tuple(rules), facts(amount=amount, items=items), base, ONE)
+    applied = rules_evaluate(tuple(rules), facts(amount=amount, items=items), base, ONE, caps_left)
     by_id = {r.id: r for r in rules}
     assert all(a.points > 0 for a in applied)
     for a in applied:
         cap = by_id[a.rule_id].cap_per_receipt
         assert cap is None or a.points <= cap
+        assert a.points <= caps_left.get(a.rule_id, a.points)
     if any(not by_id[a.rule_id].stackable for a in applied):
         assert len(applied) == 1
+
+
+GOLD, SILVER = 7, 8
+
+
+@pytest.mark.parametrize(
+    ("conditions", "member", "applies"),
+    [
+        ({"tier_ids": frozenset({GOLD})}, MemberFacts(tier_ids=frozenset({GOLD})), True),
+        ({"tier_ids": frozenset({GOLD})}, MemberFacts(tier_ids=frozenset({SILVER})), False),
+        ({"tier_ids": frozenset({GOLD})}, MemberFacts(), False),
+        ({"segment_ids": frozenset({3})}, MemberFacts(segment_ids=frozenset({3, 4})), True),
+        ({"segment_ids": frozenset({3})}, MemberFacts(segment_ids=frozenset({4})), False),
+        # The purchase is on 23 November.
+        ({"birthday_window_days": 0}, MemberFacts(birth_date=date(1990, 11, 23)), True),
+        ({"birthday_window_days": 3}, MemberFacts(birth_date=date(1990, 11, 26)), True),
+        ({"birthday_window_days": 3}, MemberFacts(birth_date=date(1990, 11, 20)), True),
+        ({"birthday_window_days": 3}, MemberFacts(birth_date=date(1990, 11, 27)), False),
+        ({"birthday_window_days": 3}, MemberFacts(), False),
+    ],
+)
+def test_member_conditions(conditions, member, applies):
+    assert bool(points([rule(**conditions)], facts(member=member))) is applies
+
+
+def test_the_birthday_window_wraps_around_new_year_and_29_february():
+    new_year = datetime(2027, 1, 2, 12, tzinfo=UTC)
+    december_birthday = MemberFacts(birth_date=date(1985, 12, 30))
+    assert points([rule(birthday_window_days=3)], facts(moment=new_year, member=december_birthday))
+    leap_day = MemberFacts(birth_date=date(2000, 2, 29))
+    on_28th = datetime(2027, 2, 28, 12, tzinfo=UTC)
+    assert points([rule(birthday_window_days=0)], facts(moment=on_28th, member=leap_day))
+
+
+def test_a_member_cap_clamps_points_and_a_used_up_cap_does_not_block_other_rules():
+    capped = rule(1, action="add_fixed", value="100", stackable=False, cap_per_member=150)
+    other = rule(2, action="add_fixed", value="5")
+
+    def evaluate(left):
+        applied = rules_evaluate((capped, other), facts(), 10, ONE, {1: left})
+        return [(a.rule_id, a.points) for a in applied]
+
+    assert evaluate(150) == [(1, 100)]
+    assert evaluate(30) == [(1, 30)]
+    assert evaluate(0) == [(2, 5)]  # exhausted: the exclusive rule steps aside
+
+
+@pytest.mark.parametrize(
+    ("period", "key"),
+    [
+        ("day", "2026-11-23"),
+        ("week", "2026-W48"),
+        ("month", "2026-11"),
+        ("year", "2026"),
+        ("ever", "ever"),
+    ],
+)
+def test_cap_periods(period, key):
+    assert rule(cap_period=period).cap_period_key(MONDAY_NOON) == key

@@ -8,6 +8,9 @@ from loyalty import tasks
 JOBS: dict[str, tuple[Callable[[], int], str]] = {
     "release_pending": (tasks.release_due_pending_points, "pending points released"),
     "expire_lots": (tasks.expire_due_lots, "points expired"),
+    "recalculate_tiers": (tasks.recalculate_tiers, "tiers moved"),
+    "expire_club": (tasks.expire_club_memberships, "club memberships ended"),
+    "purge_idempotency_keys": (tasks.purge_idempotency_keys, "old idempotency keys deleted"),
 }
 
 

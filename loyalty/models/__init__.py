@@ -1,0 +1,42 @@
+"""The loyalty app's models: the ledger, earning rules and event bonuses, tiers and the club."""
+
+from .ledger import (
+    Account,
+    IdempotencyRecord,
+    Lot,
+    ProgramSettings,
+    Purchase,
+    Refund,
+    Transfer,
+)
+from .rules import EarningRule, EventAward, EventBonus, RuleUsage
+from .tiers import (
+    ClubMembership,
+    ClubPlan,
+    MemberActivity,
+    MemberTier,
+    Tier,
+    TierChange,
+    TierLadder,
+)
+
+__all__ = [
+    "Account",
+    "ClubMembership",
+    "ClubPlan",
+    "EarningRule",
+    "EventAward",
+    "EventBonus",
+    "IdempotencyRecord",
+    "Lot",
+    "MemberActivity",
+    "MemberTier",
+    "ProgramSettings",
+    "Purchase",
+    "Refund",
+    "RuleUsage",
+    "Tier",
+    "TierChange",
+    "TierLadder",
+    "Transfer",
+]
