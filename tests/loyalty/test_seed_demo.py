@@ -1,10 +1,12 @@
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from loyalty.ledger_check import ledger_breaches
-from loyalty.models import Purchase
-from members.models import Card, Member
+from loyalty.models import MemberTier, Purchase, Tier
+from members.models import Card, Member, Segment
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +21,20 @@ def test_seed_demo_builds_a_consistent_program_and_prints_logins(operator, capsy
     assert "marketer-demo-2026" in output
     assert "POS API key:" in output
     assert not ledger_breaches()
+
+
+def test_the_demo_ships_vip_the_discount_ladder_and_the_club(operator):
+    call_command("seed_demo", "--members", "40")
+    vip = Tier.objects.get(name="VIP")
+    assert (vip.min_spend, vip.free_delivery, vip.personal_manager) == (
+        Decimal("10000.01"),
+        True,
+        True,
+    )
+    assert vip.ladder.window == "calendar_month"
+    assert MemberTier.objects.filter(tier__ladder__name="Discount").exists()
+    assert MemberTier.objects.filter(tier__ladder__name="Club").count() == 2
+    assert Segment.objects.get(name="Coffee lovers").members.exists()
 
 
 def test_seed_demo_twice_adds_nothing(operator):

@@ -10,13 +10,15 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from loyalty.club import club_join
 from loyalty.exceptions import LoyaltyError
 from loyalty.jobs import lots_expire_due, pending_release_due
-from loyalty.models import EarningRule, EventBonus
+from loyalty.models import ClubPlan, EarningRule, EventBonus, Purchase, Tier, TierLadder
 from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from loyalty.services import program_settings_update, purchase_record, refund_record
+from loyalty.tiers import tier_snapshot_cache_clear, tiers_recalculate_all
 from members.ean import ean13_from_serial
-from members.models import Card
+from members.models import Card, Member, Segment
 from members.services import card_issue
 from partners.models import Outlet, Partner
 from partners.services import api_key_create
@@ -82,12 +84,16 @@ class Command(BaseCommand):
         self._staff_users()
         self._mechanics()
         now = timezone.now()
+        receipts = []
         for serial in range(member_count):
-            self._member_with_history(operator, outlets, serial, rng, now)
+            receipts += self._member_with_visits(operator, outlets, serial, rng, now)
+        self._history(operator, outlets, sorted(receipts), rng, now)
         for serial in range(member_count, member_count + 50):  # blank cards for the till
             Card.objects.create(number=ean13_from_serial("200", serial), partner=operator)
         pending_release_due(now=now)
         lots_expire_due(now=now)
+        tiers_recalculate_all(now=now)
+        self._club_and_segment(rng)
         self.stdout.write(self.style.SUCCESS(f"Seeded {member_count} members with purchases."))
         call_command("ledger_check", stdout=self.stdout)
 
@@ -112,6 +118,72 @@ class Command(BaseCommand):
         )
         earning_rules_cache_clear()
         event_bonuses_cache_clear()
+        self._tiers()
+
+    def _tiers(self) -> None:
+        status = TierLadder.objects.create(
+            name="Status", window=TierLadder.Window.CALENDAR_MONTH, grace_days=30
+        )
+        Tier.objects.create(
+            ladder=status,
+            name="VIP",
+            rank=1,
+            min_spend=Decimal("10000.01"),
+            earn_multiplier=Decimal("1.5"),
+            free_delivery=True,
+            personal_manager=True,
+            description="More than 10,000 RUB in a month: free delivery and a personal manager.",
+        )
+        discount = TierLadder.objects.create(name="Discount", window=TierLadder.Window.LIFETIME)
+        for rank, (name, spend, percent) in enumerate(
+            [("3%", 1000, 3), ("5%", 3000, 5), ("7%", 10000, 7)], start=1
+        ):
+            Tier.objects.create(
+                ladder=discount,
+                name=name,
+                rank=rank,
+                min_spend=Decimal(spend),
+                discount_percent=Decimal(percent),
+            )
+        club = TierLadder.objects.create(name="Club", window=TierLadder.Window.CLUB)
+        club_tier = Tier.objects.create(
+            ladder=club, name="Club member", rank=1, discount_percent=10, free_delivery=True
+        )
+        ClubPlan.objects.create(name="Club month", tier=club_tier, fee=299, validity_days=30)
+        tier_snapshot_cache_clear()
+        coffee = Segment.objects.create(
+            name="Coffee lovers", description="Members who bought coffee beans."
+        )
+        coffee_rule = EarningRule.objects.create(
+            name="Coffee lovers: +30 on coffee", action="add_fixed", value=30, categories="coffee"
+        )
+        coffee_rule.segments.add(coffee)
+        EarningRule.objects.create(
+            name="Birthday week: double points", action="multiply", value=2, birthday_window_days=3
+        )
+        EarningRule.objects.create(
+            name="Breakfast: +20 before 11, up to 100 a month",
+            action="add_fixed",
+            value=20,
+            hour_from=7,
+            hour_to=11,
+            cap_per_member=100,
+            cap_period=EarningRule.CapPeriod.MONTH,
+        )
+        earning_rules_cache_clear()
+
+    def _club_and_segment(self, rng: random.Random) -> None:
+        members = list(Member.objects.order_by("pk"))
+        plan = ClubPlan.objects.get()
+        for member in rng.sample(members, k=max(1, len(members) // 20)):
+            club_join(member_id=member.pk, plan=plan)
+        # In Python: SQLite (the demo's database) cannot search inside JSON lists.
+        coffee_buyers = {
+            member_id
+            for member_id, items in Purchase.objects.values_list("member_id", "items")
+            if any(item.get("category") == "coffee" for item in items)
+        }
+        Segment.objects.get().members.add(*coffee_buyers)
 
     def _staff_users(self) -> None:
         marketers, _ = Group.objects.get_or_create(name="Marketers")
@@ -129,30 +201,42 @@ class Command(BaseCommand):
                 user.groups.add(marketers)
             user.save()
 
-    def _member_with_history(self, operator, outlets, serial, rng, now) -> None:
+    def _member_with_visits(self, operator, outlets, serial, rng, now) -> list[tuple]:
+        """Issue a member's card; return the moments of their future visits, with the card."""
         issued_at = now - timedelta(days=rng.randint(1, 400))
-        outlet = rng.choice(outlets)
         result = card_issue(
             partner=operator,
             card_number=ean13_from_serial("200", serial),
             phone=f"+7912{serial:07d}",
             full_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-            outlet=outlet,
+            outlet=rng.choice(outlets),
             now=issued_at,
         )
         moments = sorted(
             issued_at + timedelta(seconds=rng.randint(0, int((now - issued_at).total_seconds())))
             for _ in range(rng.randint(0, 12))
         )
-        for index, moment in enumerate(moments):
+        return [(moment, serial, index, result.card.number) for index, moment in enumerate(moments)]
+
+    def _history(self, operator, outlets, receipts, rng, now) -> None:
+        """Every member's receipts in time order, with the nightly jobs run as days pass."""
+        last_night = None
+        for moment, serial, index, card_number in receipts:
+            night = timezone.localtime(moment).replace(hour=3, minute=0, second=0, microsecond=0)
+            if night != last_night:
+                pending_release_due(now=night)
+                tiers_recalculate_all(now=night)
+                last_night = night
             category = rng.choice(list(CATEGORIES))
-            amount = Decimal(rng.randint(150, 9000)) + Decimal(rng.randint(0, 99)) / 100
-            pending_release_due(now=moment)  # the daily job, as it would have run by then
+            # Mostly everyday baskets (about 1,000), now and then a big one.
+            amount = Decimal(max(150, min(30000, int(rng.lognormvariate(7, 0.8))))) + Decimal(
+                rng.randint(0, 99)
+            ) / Decimal(100)
             try:
                 body = purchase_record(
                     partner=operator,
                     outlet=rng.choice(outlets),
-                    card_number=result.card.number,
+                    card_number=card_number,
                     receipt_id=f"DEMO-{serial}-{index}",
                     amount=amount,
                     items=[
