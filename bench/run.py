@@ -8,7 +8,9 @@ with a card and an opening balance, then measures in one run:
       (lock the account, insert a transfer, update the balance), 1 and 8 clients;
   (b) `purchase_record` called in-process, 1 and 4 processes;
   (c) POST /api/v1/purchases/ over HTTP, gunicorn with 4 workers, loaded by wrk;
-  (d) (b) with 1 process again, without and with 20 active earning rules.
+  (d) (b) with 1 process again, without and with 20 active earning rules;
+  (e) the same without and with tier ladders (monthly status, lifetime discount
+      ladder of three tiers, a club), every member holding a discount tier.
 Prints rates and their ratios to (a), then runs `ledger_check` on the result.
 """
 
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -310,19 +313,76 @@ def earning_rules_create(count: int) -> None:
     )
 
 
+def _interleaved(
+    database_url: str, members: int, seconds: int, variants: dict[str, Any], reset: Any
+) -> dict[str, float]:
+    """purchase_record in one process under each variant, twice each, interleaved."""
+    rates: dict[str, list[float]] = {label: [] for label in variants}
+    for _round in range(2):
+        for label, prepare in variants.items():
+            reset()
+            prepare()
+            rates[label].append(inprocess(database_url, members, seconds, workers=(1,))[1])
+    reset()
+    return {label: sum(values) / len(values) for label, values in rates.items()}
+
+
 def rules_overhead(database_url: str, members: int, seconds: int) -> dict[str, float]:
-    """purchase_record in one process with no rules and with 20, twice each, interleaved."""
     from loyalty.models import EarningRule
 
-    rates: dict[str, list[float]] = {"none": [], "20 rules": []}
-    for _round in range(2):
-        for label in rates:
-            EarningRule.objects.all().delete()
-            if label != "none":
-                earning_rules_create(20)
-            rates[label].append(inprocess(database_url, members, seconds, workers=(1,))[1])
-    EarningRule.objects.all().delete()
-    return {label: sum(values) / len(values) for label, values in rates.items()}
+    def reset() -> None:
+        EarningRule.objects.all().delete()
+
+    variants = {"none": lambda: None, "20 rules": lambda: earning_rules_create(20)}
+    return _interleaved(database_url, members, seconds, variants, reset)
+
+
+# -- (e) tiers -----------------------------------------------------------------------------------
+
+
+def tiers_create(members: int) -> None:
+    """The demo's ladders; every member has spent enough for the lowest discount tier."""
+    from django.db import connection
+
+    from loyalty.models import ClubPlan, MemberActivity, MemberTier, Tier, TierLadder
+
+    status = TierLadder.objects.create(name="Status", window="calendar_month", grace_days=30)
+    Tier.objects.create(
+        ladder=status, name="VIP", rank=1, min_spend=10000, earn_multiplier=Decimal("1.5")
+    )
+    discount = TierLadder.objects.create(name="Discount", window="lifetime")
+    lowest = None
+    for rank, spend in enumerate([1000, 3000, 10000], start=1):
+        tier = Tier.objects.create(
+            ladder=discount, name=f"{rank}", rank=rank, min_spend=spend, discount_percent=rank
+        )
+        lowest = lowest or tier
+    club = TierLadder.objects.create(name="Club", window="club")
+    club_tier = Tier.objects.create(ladder=club, name="Club", rank=1, discount_percent=10)
+    ClubPlan.objects.create(name="Club", tier=club_tier, fee=299, validity_days=30)
+    assert lowest is not None
+    with connection.cursor() as cursor:
+        # A past visit worth the lowest tier, so that members hold it by right.
+        cursor.execute(
+            f"INSERT INTO {MemberActivity._meta.db_table} (member_id, day, spend, purchases) "
+            "SELECT id, current_date - 100, 1500, 3 FROM members_member"
+        )
+        cursor.execute(
+            f"INSERT INTO {MemberTier._meta.db_table} (member_id, ladder_id, tier_id, since) "
+            "SELECT id, %s, %s, now() FROM members_member",
+            [discount.pk, lowest.pk],
+        )
+
+
+def tiers_overhead(database_url: str, members: int, seconds: int) -> dict[str, float]:
+    from loyalty.models import ClubPlan, MemberActivity, MemberTier, Tier, TierChange, TierLadder
+
+    def reset() -> None:
+        for model in (TierChange, MemberTier, ClubPlan, Tier, TierLadder, MemberActivity):
+            model.objects.all().delete()
+
+    variants = {"none": lambda: None, "tiers": lambda: tiers_create(members)}
+    return _interleaved(database_url, members, seconds, variants, reset)
 
 
 # -- (c) HTTP ------------------------------------------------------------------------------------
@@ -468,6 +528,11 @@ def main() -> int:
         f"(d) purchase_record, 1 process: no rules {with_rules['none']:.0f}/s, 20 rules "
         f"{with_rules['20 rules']:.0f}/s: {with_rules['20 rules'] / with_rules['none']:.2f} "
         "(goal >= 0.85)"
+    )
+    with_tiers = tiers_overhead(database_url, args.members, args.seconds)
+    print(
+        f"(e) purchase_record, 1 process: no tiers {with_tiers['none']:.0f}/s, tiers "
+        f"{with_tiers['tiers']:.0f}/s: {with_tiers['tiers'] / with_tiers['none']:.2f}"
     )
     served = http(database_url, args.members, args.seconds)
     print(

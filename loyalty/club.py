@@ -82,7 +82,7 @@ def _club_join_locked(
 ) -> ClubMembership:
     if not plan.is_active:
         raise InvalidRequest(_("This club plan is closed for joining."), field="plan")
-    if Member.objects.filter(pk=member_id, status=Member.Status.ACTIVE).exists() is False:
+    if not Member.objects.filter(pk=member_id, status=Member.Status.ACTIVE).exists():
         raise Conflict(_("Only an active member can join the club."))
     ladder = plan.tier.ladder
     row = next((r for r in member_tiers_lock(member_id) if r.ladder_id == ladder.pk), None)

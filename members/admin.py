@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -7,6 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.html import format_html_join
@@ -51,6 +54,10 @@ class CardInline(TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+def _local_date(moment: datetime) -> str:
+    return date_format(timezone.localtime(moment))
 
 
 class TierFloorForm(forms.Form):
@@ -150,9 +157,19 @@ class MemberAdmin(ModelAdmin):
             if row.floor is not None:
                 parts.append(str(_("floor %(tier)s") % {"tier": row.floor.name}))
             if row.grace_until is not None:
-                parts.append(str(_("kept until %(date)s") % {"date": date_format(row.grace_until)}))
+                parts.append(
+                    str(
+                        _("kept until %(date)s")
+                        % {"date": date_format(timezone.localtime(row.grace_until))}
+                    )
+                )
             if row.valid_until is not None:
-                parts.append(str(_("paid until %(date)s") % {"date": date_format(row.valid_until)}))
+                parts.append(
+                    str(
+                        _("paid until %(date)s")
+                        % {"date": date_format(timezone.localtime(row.valid_until))}
+                    )
+                )
             lines.append((" · ".join(parts),))
         return format_html_join(mark_safe("<br>"), "{}", lines) or "—"
 

@@ -137,10 +137,9 @@ class Tier(models.Model):
 
     def clean(self) -> None:
         # In the admin's inline the ladder may not be saved yet: read the object, not the id.
-        ladder = getattr(self, "ladder", None) if "ladder" in self._state.fields_cache else None
-        if ladder is None and self.ladder_id:
+        try:
             ladder = self.ladder
-        if ladder is None:
+        except Tier.ladder.RelatedObjectDoesNotExist:
             return
         club = ladder.is_club
         has_threshold = self.min_spend is not None or self.min_purchases is not None

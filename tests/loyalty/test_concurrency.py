@@ -1,12 +1,29 @@
 """Races against real PostgreSQL: threads with their own connections, committed data."""
 
+import itertools
+from decimal import Decimal
+
 import pytest
 from rest_framework.test import APIClient
 
 from loyalty.ledger import Kind
 from loyalty.ledger_check import ledger_breaches
-from loyalty.models import Account, IdempotencyRecord, Purchase
+from loyalty.models import (
+    Account,
+    ClubMembership,
+    ClubPlan,
+    EarningRule,
+    IdempotencyRecord,
+    MemberActivity,
+    MemberTier,
+    Purchase,
+    RuleUsage,
+    Tier,
+    TierChange,
+    TierLadder,
+)
 from loyalty.services import points_adjust, program_settings_update
+from loyalty.tiers import tiers_recalculate_all
 from partners.services import api_key_create
 from tests.factories import CardFactory, PartnerFactory
 from tests.threads import run_together
@@ -138,3 +155,78 @@ def test_concurrent_card_issues_for_one_new_phone_create_one_member(setup):
     statuses = run_together(8, issue)
     assert statuses == [201] * 8
     assert Member.objects.filter(phone="+79001112233").count() == 1
+
+
+def _lifetime_ladder(min_spend):
+    ladder = TierLadder.objects.create(name="Discount", window="lifetime")
+    return Tier.objects.create(ladder=ladder, name="5%", rank=1, min_spend=min_spend)
+
+
+def test_concurrent_receipts_of_one_member_qualify_once_and_cap_once(setup):
+    card, raw_key = setup
+    tier = _lifetime_ladder(min_spend=1000)
+    EarningRule.objects.create(
+        name="Capped", action="add_fixed", value=30, cap_per_member=100, cap_period="ever"
+    )
+
+    def buy(i):
+        return (
+            _client(raw_key)
+            .post(
+                "/api/v1/purchases/",
+                {"card": card.number, "receipt_id": f"T-{i}", "amount": "300.00"},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY=f"tier-{i}",
+            )
+            .status_code
+        )
+
+    assert run_together(10, buy) == [201] * 10
+    assert MemberActivity.objects.get(member=card.member).spend == Decimal("3000.00")
+    assert MemberTier.objects.get(member=card.member).tier == tier
+    assert TierChange.objects.filter(member=card.member).count() == 1
+    assert RuleUsage.objects.get(member=card.member).points == 100
+    extra = sum(
+        r["points"]
+        for applied in Purchase.objects.values_list("applied_rules", flat=True)
+        for r in applied
+        if r["rule"] != "base"
+    )
+    assert extra == 100
+
+
+def test_two_tier_sweeps_at_once_move_each_member_once(setup):
+    card, _raw_key = setup
+    _lifetime_ladder(min_spend=1000)
+    holders = [CardFactory(partner=card.partner).member for _ in range(30)]
+    tier = Tier.objects.get()
+    for member in holders:
+        MemberTier.objects.create(member=member, ladder=tier.ladder, tier=tier)
+    moved = run_together(2, lambda _i: tiers_recalculate_all(batch_size=7))
+    assert sum(moved) == 30
+    assert not MemberTier.objects.exists()
+    assert TierChange.objects.filter(reason="downgraded").count() == 30
+
+
+def test_concurrent_club_renewals_chain_without_overlap(setup):
+    card, raw_key = setup
+    ladder = TierLadder.objects.create(name="Club", window="club")
+    tier = Tier.objects.create(ladder=ladder, name="Member", rank=1)
+    plan = ClubPlan.objects.create(name="Monthly", tier=tier, fee=299, validity_days=30)
+
+    def join(i):
+        return (
+            _client(raw_key)
+            .post(
+                "/api/v1/club/memberships/",
+                {"card": card.number, "plan": plan.pk},
+                format="json",
+                HTTP_IDEMPOTENCY_KEY=f"join-{i}",
+            )
+            .status_code
+        )
+
+    assert run_together(8, join) == [201] * 8
+    periods = list(ClubMembership.objects.order_by("starts_at").values_list("starts_at", "ends_at"))
+    assert all(prev[1] == nxt[0] for prev, nxt in itertools.pairwise(periods))
+    assert MemberTier.objects.get(member=card.member).valid_until == periods[-1][1]

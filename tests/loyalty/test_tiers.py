@@ -94,7 +94,7 @@ def test_spend_in_another_month_does_not_count(card, program, vip):
 
 
 def test_the_discount_ladder_climbs_on_lifetime_spend(card, program, discount_ladder, pos):
-    assert buy(card, "999")["status"]["discount_percent"] == "0"
+    assert buy(card, "999")["status"]["discount_percent"] == "0.00"
     assert buy(card, "1")["status"]["discount_percent"] == "3.00"
     assert buy(card, "2000", at=datetime(2027, 3, 1, tzinfo=UTC))["status"]["discount_percent"] == (
         "5.00"
