@@ -403,30 +403,21 @@ def tier_floor_set(
     if spec is None:
         raise InvalidRequest(_("This ladder is not active."))
     row = next((r for r in member_tiers_lock(member_id) if r.ladder_id == ladder.pk), None)
-    if row is None and floor is not None:
+    held_before = row.tier_id if row is not None else None
+    if row is None:
+        if floor is None:
+            return None
         row = MemberTier.objects.create(
             member_id=member_id, ladder=ladder, tier=floor, floor=floor, since=now
         )
-        TierChange.objects.create(
-            member_id=member_id,
-            ladder=ladder,
-            from_tier=None,
-            to_tier=floor,
-            reason=Reason.FLOOR_SET,
-            note=note,
-            changed_by=staff_user(by),
-            created_at=now,
-        )
-        return row
-    if row is None:
-        return None
     row.floor_id = floor.pk if floor is not None else None
     totals = _window_totals([member_id], [spec], timezone.localdate(now))[member_id][ladder.pk]
-    held = Held(row.tier_id, None if floor is not None else row.grace_until, row.floor_id)
+    held = Held(row.tier_id, row.grace_until, row.floor_id)
     move = tier_decide(spec, snapshot.tiers, held, *totals, now)
     reason = Reason.FLOOR_SET if floor is not None else Reason.FLOOR_REMOVED
     change = _move_apply(member_id, spec, row, move, now, reason=reason, by=by, note=note)
     if change is not None:
+        change.from_tier_id = held_before
         change.save()
     return MemberTier.objects.filter(member_id=member_id, ladder=ladder).first()
 

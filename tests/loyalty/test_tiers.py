@@ -271,3 +271,12 @@ def test_both_or_either_threshold():
     assert either.qualifies(Decimal(100), 1)
     assert either.qualifies(Decimal(0), 2)
     assert not either.qualifies(Decimal(99), 1)
+
+
+def test_a_floor_below_what_the_member_earned_keeps_the_earned_tier(card, program, discount_ladder):
+    buy(card, "3500")
+    three = Tier.objects.get(name="3%")
+    tier_floor_set(member_id=card.member_id, ladder=discount_ladder, floor=three, note="promo")
+    assert held(card.member) == {"Discount": "5%"}
+    audit = TierChange.objects.get(reason="floor_set")
+    assert (audit.from_tier.name, audit.to_tier.name) == ("5%", "5%")
