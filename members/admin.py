@@ -6,7 +6,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,14 +19,23 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
-from unfold.widgets import UnfoldAdminSelectWidget, UnfoldAdminTextInputWidget
+from unfold.widgets import (
+    UnfoldAdminIntegerFieldWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextInputWidget,
+)
 
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import MemberTier, Tier, TierLadder
+from loyalty.program import program_settings
 from loyalty.selectors import member_balance
 from loyalty.tiers import tier_floor_set
+from partners.models import Partner
 
-from .models import Card, Member, Segment
+from .ean import ean13_from_serial
+from .exports import csv_response
+from .models import Card, CardBatch, Member, Segment
+from .services import card_batch_create
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
@@ -252,11 +262,140 @@ class MemberAdmin(ModelAdmin):
 
 @admin.register(Card)
 class CardAdmin(ModelAdmin):
-    list_display = ["number", "member", "status", "partner", "issued_at", "outlet"]
-    list_filter = ["status", "partner", "is_virtual"]
+    list_display = ["number", "member", "status", "partner", "batch", "issued_at", "outlet"]
+    list_filter = ["status", "partner", "is_virtual", "batch"]
     search_fields = ["number", "member__phone", "member__full_name"]
-    readonly_fields = ["member", "issued_by", "issued_at", "replaced_by", "created_at"]
-    list_select_related = ["member", "partner", "outlet"]
+    readonly_fields = ["member", "issued_by", "issued_at", "replaced_by", "batch", "created_at"]
+    list_select_related = ["member", "partner", "outlet", "batch"]
+    actions = ["export_csv"]
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.action(description=_("Export selected cards (CSV)"))
+    def export_csv(self, request, queryset):
+        rows = queryset.values_list(
+            "number", "status", "partner__code", "batch__name", "member__phone", "issued_at"
+        ).order_by("number")
+        header = ["card_number", "status", "owner", "batch", "phone", "issued_at"]
+        return csv_response("cards.csv", header, rows.iterator(chunk_size=5000))
+
+
+class CardBatchForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=200,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_("For example the print order number."),
+    )
+    partner = forms.ModelChoiceField(
+        label=_("Card owner"),
+        queryset=Partner.objects.all(),
+        widget=UnfoldAdminSelectWidget,
+        help_text=_("The operator, or the partner of a co-branded range."),
+    )
+    # Not "prefix": that name is the form's own attribute.
+    number_prefix = forms.RegexField(
+        label=_("Number prefix"),
+        regex=r"^[0-9]{1,8}$",
+        error_messages={"invalid": _("A prefix is 1 to 8 digits.")},
+        widget=UnfoldAdminTextInputWidget,
+    )
+    size = forms.IntegerField(
+        label=_("Number of cards"),
+        min_value=1,
+        max_value=1_000_000,
+        widget=UnfoldAdminIntegerFieldWidget,
+    )
+
+
+@admin.register(CardBatch)
+class CardBatchAdmin(ModelAdmin):
+    """Batches are created by the form (numbers allocated), then only read and exported."""
+
+    list_display = [
+        "name",
+        "partner",
+        "prefix",
+        "size",
+        "first_number",
+        "last_number",
+        "created_at",
+    ]
+    list_filter = ["partner"]
+    search_fields = ["name"]
+    readonly_fields = ["name", "partner", "prefix", "size", "first_serial", "last_serial"]
+    actions_detail = ["numbers_csv"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("First number"))
+    def first_number(self, obj: CardBatch) -> str:
+        return ean13_from_serial(obj.prefix, obj.first_serial)
+
+    @admin.display(description=_("Last number"))
+    def last_number(self, obj: CardBatch) -> str:
+        return ean13_from_serial(obj.prefix, obj.last_serial)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CardBatchForm(
+            request.POST or None,
+            initial={
+                "partner": Partner.objects.filter(code="main").first(),
+                "number_prefix": program_settings().card_prefix,
+                "size": 1000,
+            },
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                batch = card_batch_create(
+                    name=form.cleaned_data["name"],
+                    partner=form.cleaned_data["partner"],
+                    prefix=form.cleaned_data["number_prefix"],
+                    size=form.cleaned_data["size"],
+                    created_by=request.user,
+                )
+            except LoyaltyError as error:
+                field = {"prefix": "number_prefix", "size": "size"}.get(error.field or "")
+                form.add_error(field, error.message)
+            else:
+                messages.success(
+                    request,
+                    _("%(count)d blank cards created, %(first)s to %(last)s.")
+                    % {
+                        "count": batch.size,
+                        "first": self.first_number(batch),
+                        "last": self.last_number(batch),
+                    },
+                )
+                return HttpResponseRedirect(reverse("admin:members_cardbatch_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("New card batch"),
+            "intro": _(
+                "Numbers continue from the prefix's last batch, with EAN-13 check digits; "
+                "numbers already in use are skipped. Download them for the print shop "
+                "from the batch's page."
+            ),
+            "form": form,
+            "submit_label": _("Create the cards"),
+            "back_url": reverse("admin:members_cardbatch_changelist"),
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/loyalty/action_page.html", context)
+
+    @action(description=_("Download numbers (CSV)"), url_path="numbers")
+    def numbers_csv(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        batch = get_object_or_404(CardBatch, pk=object_id)
+        numbers = batch.cards.order_by("number").values_list("number", flat=True)
+        return csv_response(
+            f"cards-{batch.pk}.csv",
+            ["card_number"],
+            ((number,) for number in numbers.iterator(chunk_size=10000)),
+        )

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -74,6 +75,49 @@ class Member(models.Model):
         return self.full_name or self.phone or self.email or f"#{self.pk}"
 
 
+class CardBatch(models.Model):
+    """Blank cards printed together: one range of numbers sent to the print shop."""
+
+    name = models.CharField(_("name"), max_length=200)
+    partner = models.ForeignKey(
+        Partner,
+        on_delete=models.PROTECT,
+        related_name="card_batches",
+        verbose_name=_("card owner"),
+        help_text=_("The operator, or the partner of a co-branded range."),
+    )
+    prefix = models.CharField(
+        _("number prefix"),
+        max_length=8,
+        validators=[
+            RegexValidator(r"^[0-9]{1,8}$", _("A prefix is 1 to 8 digits.")),
+        ],
+    )
+    size = models.PositiveIntegerField(
+        _("number of cards"), validators=[MinValueValidator(1), MaxValueValidator(1_000_000)]
+    )
+    first_serial = models.BigIntegerField(_("first serial"))
+    last_serial = models.BigIntegerField(_("last serial"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("card batch")
+        verbose_name_plural = _("card batches")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["prefix", "last_serial"], name="card_batch_range_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Card(models.Model):
     class Status(models.TextChoices):
         BLANK = "blank", _("Blank")
@@ -106,6 +150,14 @@ class Card(models.Model):
         _("status"), max_length=20, choices=Status.choices, default=Status.BLANK
     )
     is_virtual = models.BooleanField(_("virtual"), default=False)
+    batch = models.ForeignKey(
+        CardBatch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cards",
+        verbose_name=_("batch"),
+    )
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -4,8 +4,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.contrib.auth.models import AbstractBaseUser, User
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -14,16 +15,16 @@ from loyalty.ledger import member_accounts_create
 from loyalty.services import signup_bonus_award
 from partners.models import Outlet, Partner
 
-from .ean import ean13_is_valid
-from .models import Card, Member
+from .ean import ean13_from_serial, ean13_is_valid
+from .models import Card, CardBatch, Member
 from .phones import InvalidPhone, phone_normalize
 
 # No 0/O or 1/I: referral codes are read aloud and typed by hand.
-_REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 def referral_code_new() -> str:
-    return "".join(secrets.choice(_REFERRAL_ALPHABET) for _ in range(8))
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(8))
 
 
 def card_number_validate(number: str, field: str = "card") -> str:
@@ -179,3 +180,67 @@ def card_replace(
     old.replaced_by = new
     old.save(update_fields=["status", "replaced_by"])
     return new
+
+
+BATCH_CHUNK = 5000
+
+
+@transaction.atomic
+def card_batch_create(
+    *,
+    name: str,
+    partner: Partner,
+    prefix: str,
+    size: int,
+    created_by: User | None = None,
+) -> CardBatch:
+    """Create `size` blank cards numbered on from the prefix's last batch.
+
+    Numbers already taken (a legacy import, a card typed in by hand) are
+    skipped, so the batch may span a few more serials than cards. Batches of
+    one prefix are numbered one at a time (a lock per prefix).
+    """
+    if not prefix.isdigit() or not 1 <= len(prefix) <= 8:
+        raise InvalidRequest(_("A prefix is 1 to 8 digits."), field="prefix")
+    if not 1 <= size <= 1_000_000:
+        raise InvalidRequest(_("A batch holds 1 to 1,000,000 cards."), field="size")
+    _prefix_lock(prefix)
+    last = CardBatch.objects.filter(prefix=prefix).aggregate(last=Max("last_serial"))["last"]
+    serial = (last or 0) + 1
+    capacity = 10 ** (12 - len(prefix))
+    batch = CardBatch.objects.create(
+        name=name,
+        partner=partner,
+        prefix=prefix,
+        size=size,
+        first_serial=serial,
+        last_serial=serial,
+        created_by=created_by,
+    )
+    made = 0
+    while made < size:
+        if serial >= capacity:
+            raise Conflict(
+                _("The prefix %(prefix)s has no room for %(size)d more cards.")
+                % {"prefix": prefix, "size": size}
+            )
+        end = min(capacity, serial + min(BATCH_CHUNK, size - made))
+        numbers = [ean13_from_serial(prefix, s) for s in range(serial, end)]
+        taken = set(Card.objects.filter(number__in=numbers).values_list("number", flat=True))
+        fresh = [number for number in numbers if number not in taken]
+        Card.objects.bulk_create(
+            Card(number=number, partner=partner, batch=batch, status=Card.Status.BLANK)
+            for number in fresh
+        )
+        made += len(fresh)
+        serial = end
+    CardBatch.objects.filter(pk=batch.pk).update(last_serial=serial - 1)
+    batch.last_serial = serial - 1
+    return batch
+
+
+def _prefix_lock(prefix: str) -> None:
+    """Serialize batch numbering per prefix (PostgreSQL; SQLite has one writer anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"card-prefix:{prefix}"])
