@@ -1,0 +1,237 @@
+"""Legacy card import: messy files read right, every row checked, all or nothing."""
+
+import csv
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Sum
+from django.utils import timezone
+
+from loyalty.ledger import Kind
+from loyalty.ledger_check import ledger_breaches
+from loyalty.models import Account, Lot, Transfer
+from members.ean import ean13_from_serial
+from members.imports.runner import cards_import
+from members.models import Card, Member
+from partners.models import Outlet
+from tests.factories import CardFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def number(serial):
+    return ean13_from_serial("777", serial)
+
+
+def write(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def run(path, *args):
+    call_command("import_cards", str(path), *args)
+
+
+def report_rows(path):
+    report = path.with_name(f"{path.stem}.import-report.csv")
+    with report.open(encoding="utf-8-sig") as handle:
+        return list(csv.DictReader(handle))
+
+
+def available(card_number):
+    member = Card.objects.get(number=card_number).member
+    return Account.objects.get(member=member, kind=Kind.AVAILABLE).balance
+
+
+def test_a_clean_file_creates_members_cards_and_opening_balances(tmp_path, operator, program):
+    path = write(
+        tmp_path / "cards.csv",
+        "\ufeffcard_number,phone,full_name,email,balance,issued_at,birth_date\n"
+        f"{number(1)},+79123456701,Anna Ivanova,anna@example.com,120,2026-05-01,1990-03-08\n"
+        f"{number(2)},+79123456702,Ivan Petrov,,0,2026-06-01,\n"
+        f"{number(3)},,Olga,,35,,\n",
+    )
+    run(path)
+    assert Member.objects.filter(source="import").count() == 3
+    anna = Member.objects.get(phone="+79123456701")
+    assert (anna.full_name, anna.email, anna.birth_date) == (
+        "Anna Ivanova",
+        "anna@example.com",
+        date(1990, 3, 8),
+    )
+    assert available(number(1)) == 120
+    assert Card.objects.get(number=number(2)).status == Card.Status.ISSUED
+    migration = Transfer.objects.filter(code="migration").aggregate(total=Sum("amount"))["total"]
+    assert migration == 155  # the file's total
+    lot = Lot.objects.get(transfer__credit_account__member=anna)
+    assert lot.expires_at == datetime(2027, 5, 1, tzinfo=timezone.get_current_timezone())
+    assert not ledger_breaches()
+
+
+def test_a_windows_1251_semicolon_export_in_russian(tmp_path, operator, program, capsys):
+    Outlet.objects.create(partner=operator, code="central", name="Центральный")
+    path = write(
+        tmp_path / "база.csv",
+        "Номер карты;Телефон;ФИО;Баланс;Дата выдачи;Магазин\r\n"
+        f'{number(1)};8 (912) 345-67-89;"Иванов; Иван Иванович";1 234,00;01.02.2025;Центральный\r\n'
+        "\r\n"
+        f"{number(2)};+7 912 345 67 88;Петрова Ольга;0;15.03.2025;central\r\n"
+        f"{number(3)};9123456787;Сидоров;\u00a0500;2025-04-01;\r\n",
+        encoding="cp1251",
+    )
+    run(path)
+    assert "cp1251" in capsys.readouterr().out
+    holder = Member.objects.get(phone="+79123456789")
+    assert holder.full_name == "Иванов; Иван Иванович"
+    assert available(number(1)) == 1234
+    assert available(number(3)) == 500
+    card = Card.objects.get(number=number(2))
+    assert card.outlet.code == "central"
+    assert timezone.localdate(card.issued_at) == date(2025, 3, 15)
+
+
+def test_polish_headers_and_tabs(tmp_path, operator, program):
+    path = write(
+        tmp_path / "karty.tsv",
+        "Numer karty\tTelefon\tImię i nazwisko\tSaldo\n"
+        f"{number(1)}\t+48 601 234 567\tJan Kowalski\t1.234,00\n",
+    )
+    run(path)
+    assert Member.objects.get().phone == "+48601234567"
+    assert available(number(1)) == 1234
+
+
+def test_xlsx_with_numbers_and_dates_as_cells(tmp_path, operator, program):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Card number", "Phone", "Name", "Balance", "Issued", "Birthday"])
+    sheet.append(
+        [float(number(1)), "89123456701", "Anna", 250, datetime(2026, 1, 5), date(1991, 7, 1)]
+    )
+    sheet.append([])
+    sheet.append([number(2), None, "Boris", "1 000", "05.01.2026", None])
+    path = tmp_path / "cards.xlsx"
+    workbook.save(path)
+    run(path)
+    assert available(number(1)) == 250
+    assert available(number(2)) == 1000
+    assert Member.objects.get(full_name="Anna").birth_date == date(1991, 7, 1)
+
+
+def test_bad_rows_are_reported_and_good_rows_import(tmp_path, operator, program):
+    CardFactory(number=number(50), partner=operator)
+    taken_phone = CardFactory(partner=operator).member.phone
+    bad_check_digit = number(9)[:-1] + str((int(number(9)[-1]) + 1) % 10)
+    path = write(
+        tmp_path / "cards.csv",
+        "card_number,phone,balance,issued_at,birth_date\n"
+        f"{number(1)},+79130000001,10,,\n"  # row 2: fine
+        f"{bad_check_digit},+79130000002,10,,\n"  # row 3
+        f"{number(3)},not a phone,10,,\n"  # row 4
+        f"{number(4)},+79130000004,10,31.02.2025,\n"  # row 5
+        f"{number(5)},+79130000005,-5,,\n"  # row 6
+        f'{number(6)},+79130000006,"12,50",,\n'  # row 7
+        f"{number(1)},+79130000007,10,,\n"  # row 8: card twice
+        f"{number(50)},+79130000008,10,,\n"  # row 9: card in the database
+        f"{number(10)},{taken_phone},10,,\n"  # row 10: phone in the database
+        f"{number(11)},+79120000011,10,,01.01.2999\n",  # row 11: born in the future
+    )
+    summary = cards_import(path, report_path=path.with_name("cards.import-report.csv"))
+    assert (summary.rows, summary.created, summary.skipped, summary.errors) == (10, 1, 2, 7)
+    reasons = {(int(r["row"]), r["column"]): (r["outcome"], r["reason"]) for r in report_rows(path)}
+    assert reasons[(3, "card_number")][1].startswith("Not a valid EAN-13")
+    assert reasons[(4, "phone")][1] == "Not a phone number."
+    assert reasons[(5, "issued_at")][1].startswith("Not a date")
+    assert reasons[(6, "balance")][1] == "A balance cannot be negative."
+    assert reasons[(7, "balance")][1].startswith("Points are whole numbers")
+    assert reasons[(8, "card_number")][1].startswith("The card number is also on row 2")
+    assert reasons[(9, "card_number")] == ("skipped", "A card with this number already exists.")
+    assert reasons[(10, "phone")] == ("skipped", "A member with this phone already exists.")
+    assert reasons[(11, "birth_date")][1] == "The date is in the future."
+    assert Member.objects.filter(source="import").count() == 1
+    assert not ledger_breaches()
+
+
+def test_a_dry_run_writes_nothing(tmp_path, operator, program, capsys):
+    path = write(tmp_path / "cards.csv", f"card_number,balance\n{number(1)},10\n{number(2)},5\n")
+    before = (Member.objects.count(), Card.objects.count(), Transfer.objects.count())
+    run(path, "--dry-run")
+    output = capsys.readouterr().out
+    assert "2 would be created" in output
+    assert "Dry run: nothing was written." in output
+    assert (Member.objects.count(), Card.objects.count(), Transfer.objects.count()) == before
+
+
+def test_importing_the_same_file_again_changes_nothing(tmp_path, operator, program):
+    path = write(
+        tmp_path / "cards.csv", f"card_number,phone,balance\n{number(1)},+79120000001,10\n"
+    )
+    run(path)
+    state = (Member.objects.count(), Transfer.objects.count(), available(number(1)))
+    summary = cards_import(path)
+    assert (summary.created, summary.skipped) == (0, 1)
+    assert (Member.objects.count(), Transfer.objects.count(), available(number(1))) == state
+
+
+def test_on_conflict_fail_imports_nothing(tmp_path, operator, program):
+    CardFactory(number=number(2), partner=operator)
+    path = write(tmp_path / "cards.csv", f"card_number\n{number(1)}\n{number(2)}\n")
+    with pytest.raises(CommandError, match="already exist"):
+        run(path, "--on-conflict", "fail")
+    assert not Card.objects.filter(number=number(1)).exists()
+
+
+def test_on_conflict_update_refreshes_holders_but_not_balances(tmp_path, operator, program):
+    path = write(
+        tmp_path / "cards.csv",
+        f"card_number,full_name,email,balance\n{number(1)},Anna,,10\n{number(2)},Boris,,20\n",
+    )
+    run(path)
+    write(
+        path,
+        f"card_number,full_name,email,balance\n{number(1)},Anna Ivanova,a@example.com,99\n"
+        f"{number(2)},Boris,,20\n",
+    )
+    summary = cards_import(path, on_conflict="update")
+    assert (summary.updated, summary.skipped) == (1, 1)
+    anna = Card.objects.get(number=number(1)).member
+    assert (anna.full_name, anna.email) == ("Anna Ivanova", "a@example.com")
+    assert available(number(1)) == 10
+
+
+def test_unknown_headers_are_mapped_by_hand(tmp_path, operator, program):
+    path = write(tmp_path / "cards.csv", f"Kartennummer,Punkte\n{number(1)},7\n")
+    with pytest.raises(CommandError, match="No card number column"):
+        run(path)
+    run(path, "--map", "Kartennummer=card_number", "--map", "Punkte=balance")
+    assert available(number(1)) == 7
+
+
+def test_a_file_that_turns_out_not_to_be_utf8_stops_with_a_hint(tmp_path, operator, program):
+    rows = "".join(f"{number(i)},Anna\n" for i in range(1, 5000))  # past the 64 KB sniffed
+    data = ("card_number,full_name\n" + rows).encode() + f"{number(9000)},Иван\n".encode("cp1251")
+    path = tmp_path / "cards.csv"
+    path.write_bytes(data)
+    with pytest.raises(CommandError, match="cp1251"):
+        run(path)
+    assert not Card.objects.exists()
+    run(path, "--encoding", "cp1251")
+    assert Card.objects.count() == 5000
+
+
+def test_balances_sum_to_the_files_total_on_random_rows(tmp_path, operator, program):
+    import random
+
+    rng = random.Random(7)
+    balances = [rng.randint(0, 5000) for _ in range(400)]
+    lines = "".join(f"{number(i)};{b}\n" for i, b in enumerate(balances, start=1))
+    path = write(tmp_path / "cards.csv", "Номер карты;Баланс\n" + lines)
+    summary = cards_import(path)
+    assert summary.points == sum(balances)
+    total = Account.objects.filter(kind=Kind.AVAILABLE).aggregate(total=Sum("balance"))["total"]
+    assert total == Decimal(sum(balances))
+    assert not ledger_breaches()
