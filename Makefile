@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 # Python 3.13 as selected by .python-version through pyenv, else any python3.13 on PATH.
 PYTHON313 := $(shell (pyenv which python 2>/dev/null | grep -q . && pyenv which python) || command -v python3.13)
 
-.PHONY: venv demo test lint bench bench-purchases bench-expiry messages clean
+.PHONY: venv demo test lint bench bench-purchases bench-expiry bench-import messages clean
 
 venv: $(STAMP)
 
@@ -50,7 +50,7 @@ lint: venv
 /usr/bin/wrk:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
 
-bench: bench-purchases bench-expiry
+bench: bench-purchases bench-expiry bench-import
 
 bench-purchases: venv /usr/bin/wrk
 	$(PY) .ci/check_services.py
@@ -59,6 +59,10 @@ bench-purchases: venv /usr/bin/wrk
 bench-expiry: venv
 	$(PY) .ci/check_services.py
 	$(PY) bench/expiry.py $(BENCH_ARGS)
+
+bench-import: venv
+	$(PY) .ci/check_services.py
+	$(PY) bench/import_cards.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo.sqlite3 staticfiles

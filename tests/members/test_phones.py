@@ -1,4 +1,7 @@
+import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from members.phones import InvalidPhone, phone_normalize
 
@@ -23,3 +26,39 @@ def test_polish_local_number_in_polish_region():
 def test_garbage_is_rejected(raw):
     with pytest.raises(InvalidPhone):
         phone_normalize(raw, "RU")
+
+
+def _full_parser(raw: str, region: str) -> str | None:
+    """What libphonenumber alone says (None: invalid), to check the fast path against."""
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    text = raw.strip()
+    if region == "RU" and not text.startswith("+") and len(digits) == 11 and digits[0] in "78":
+        text = "+7" + digits[1:]
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@settings(max_examples=500)
+@given(
+    national=st.from_regex(r"9[0-9]{9}", fullmatch=True),
+    layout=st.sampled_from(
+        ["+7 {a} {b} {c} {d}", "8 ({a}) {b}-{c}-{d}", "{a}{b}{c}{d}", "7{a}{b}{c}{d}"]
+    ),
+)
+def test_the_fast_russian_path_agrees_with_libphonenumber(national, layout):
+    raw = layout.format(a=national[:3], b=national[3:6], c=national[6:8], d=national[8:])
+    try:
+        ours = phone_normalize(raw, "RU")
+    except InvalidPhone:
+        ours = None
+    assert ours == _full_parser(raw, "RU")
+
+
+def test_russian_numbers_libphonenumber_refuses_are_refused():
+    with pytest.raises(InvalidPhone):
+        phone_normalize("+7 930 007 43 81", "RU")  # a range not in use
