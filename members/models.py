@@ -224,3 +224,55 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CardImport(models.Model):
+    """A legacy file uploaded in the admin: checked first (a dry run), imported on confirm."""
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", _("Checking")
+        CHECKED = "checked", _("Checked: waiting for confirmation")
+        IMPORTING = "importing", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+
+    class OnConflict(models.TextChoices):
+        SKIP = "skip", _("Skip the row")
+        UPDATE = "update", _("Update the holder's name, email and birth date")
+        FAIL = "fail", _("Import nothing")
+
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=255)
+    on_conflict = models.CharField(
+        _("when a card or phone exists"),
+        max_length=10,
+        choices=OnConflict.choices,
+        default=OnConflict.SKIP,
+    )
+    encoding = models.CharField(_("encoding"), max_length=20, default="auto")
+    delimiter = models.CharField(_("delimiter"), max_length=10, default="auto")
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.CHECKING
+    )
+    check_summary = models.JSONField(_("check"), null=True, blank=True)
+    import_summary = models.JSONField(_("result"), null=True, blank=True)
+    report = models.FileField(_("report"), upload_to="imports/reports/%Y/%m/", blank=True)
+    error = models.TextField(_("error"), blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("card import")
+        verbose_name_plural = _("card imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -7,7 +7,7 @@ passes with zero warnings (tests/config/test_settings.py proves it).
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import CACHES, DATABASES, env
 
 DEBUG = False
 SECRET_KEY = env.str("SECRET_KEY")
@@ -17,6 +17,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Production needs DATABASE_URL pointing to PostgreSQL.")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
+if "locmem" in CACHES["default"]["BACKEND"]:
+    # Web processes and Celery workers share the cache (import progress, for one).
+    raise ImproperlyConfigured("Production needs CACHE_URL pointing to Redis, shared by all.")
 CELERY_TASK_ALWAYS_EAGER = False
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -11,6 +11,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "loyalty.example.com",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/loyalty",
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "CACHE_URL": "redis://127.0.0.1:6379/1",
 }
 
 
@@ -50,6 +51,7 @@ def test_production_settings_pass_the_deploy_check_with_zero_warnings():
     [
         ({"SECRET_KEY": "short"}, "SECRET_KEY must be a random string"),
         ({"DATABASE_URL": "sqlite:////tmp/x.sqlite3"}, "needs DATABASE_URL pointing to PostgreSQL"),
+        ({"CACHE_URL": "locmemcache://"}, "needs CACHE_URL pointing to Redis"),
     ],
 )
 def test_production_refuses_unsafe_configuration(override, message):

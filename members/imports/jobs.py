@@ -1,0 +1,130 @@
+"""Imports started from the admin: upload, a checking dry run, then the import on confirm.
+
+Both runs are Celery tasks (eager in the demo). Progress goes to the cache,
+not the database: the import's own transaction would hide it until commit.
+"""
+
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.core.files.base import File
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from members.models import CardImport
+
+from .reader import UnreadableFile
+from .runner import ImportRefused, ImportSummary, cards_import
+
+PROGRESS_TTL = 6 * 60 * 60
+
+
+def progress_key(import_id: int) -> str:
+    return f"card-import:{import_id}:rows"
+
+
+def progress_rows(import_id: int) -> int:
+    return int(cache.get(progress_key(import_id), 0))
+
+
+def card_import_upload(
+    *,
+    upload: UploadedFile,
+    on_conflict: str,
+    encoding: str,
+    delimiter: str,
+    mapping: dict[str, str],
+    by: User | None,
+) -> CardImport:
+    """Store the file and queue its check (a dry run)."""
+    from members.tasks import card_import_check_task
+
+    job = CardImport.objects.create(
+        file=upload,
+        original_name=Path(upload.name or "upload").name,
+        on_conflict=on_conflict,
+        encoding=encoding or "auto",
+        delimiter=delimiter or "auto",
+        mapping=mapping,
+        uploaded_by=by,
+    )
+    card_import_check_task.delay_on_commit(job.pk)
+    return job
+
+
+def card_import_confirm(import_id: int) -> CardImport:
+    """Queue the real import of a checked file (once: a second click does nothing)."""
+    from members.tasks import card_import_run_task
+
+    with transaction.atomic():
+        job = CardImport.objects.select_for_update().get(pk=import_id)
+        if job.status != CardImport.Status.CHECKED:
+            return job
+        job.status = CardImport.Status.IMPORTING
+        job.save(update_fields=["status"])
+        card_import_run_task.delay_on_commit(job.pk)
+    return job
+
+
+def card_import_check(import_id: int) -> None:
+    _run(import_id, dry_run=True)
+
+
+def card_import_run(import_id: int) -> None:
+    _run(import_id, dry_run=False)
+
+
+def _run(import_id: int, *, dry_run: bool) -> None:
+    job = CardImport.objects.get(pk=import_id)
+    expected = CardImport.Status.CHECKING if dry_run else CardImport.Status.IMPORTING
+    if job.status != expected:
+        return  # a redelivered task: this step already ran
+    cache.set(progress_key(job.pk), 0, PROGRESS_TTL)
+    source = Path(job.file.path)
+    report = source.with_name(f"{source.stem}.{'check' if dry_run else 'import'}-report.csv")
+    try:
+        summary = cards_import(
+            source,
+            on_conflict=job.on_conflict,
+            dry_run=dry_run,
+            encoding=job.encoding,
+            delimiter=job.delimiter,
+            mapping=job.mapping,
+            report_path=report,
+            progress=lambda rows: cache.set(progress_key(job.pk), rows, PROGRESS_TTL),
+        )
+    except (UnreadableFile, ImportRefused) as error:
+        _finish(job, status=CardImport.Status.FAILED, error=str(error))
+        return
+    cache.set(progress_key(job.pk), summary.rows, PROGRESS_TTL)
+    with report.open("rb") as handle:
+        job.report.save(report.name, File(handle), save=False)
+    report.unlink()
+    if dry_run:
+        job.check_summary = _summary_data(summary)
+        _finish(job, status=CardImport.Status.CHECKED, finished=None)
+    else:
+        job.import_summary = _summary_data(summary)
+        _finish(job, status=CardImport.Status.DONE, finished=timezone.now())
+
+
+def _summary_data(summary: ImportSummary) -> dict[str, Any]:
+    """The summary as the admin shows it (the report is a download there, not a path)."""
+    summary.report_path = None
+    data = asdict(summary)
+    data["lines"] = summary.lines()
+    return data
+
+
+def _finish(
+    job: CardImport, *, status: str, error: str = "", finished: datetime | None = None
+) -> None:
+    job.status = status
+    job.error = error
+    job.finished_at = finished or (timezone.now() if status == CardImport.Status.FAILED else None)
+    job.save()
