@@ -70,4 +70,5 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include(api_v1)),
+    path("till/", include("members.urls")),
 ]

@@ -48,7 +48,7 @@ from .ean import ean13_from_serial
 from .exports import csv_response
 from .imports.fields import FIELDS
 from .imports.jobs import card_import_confirm, card_import_upload, progress_rows
-from .models import Card, CardBatch, CardImport, Member, Segment
+from .models import Card, CardBatch, CardImport, Cashier, Member, Segment, TillAction
 from .services import card_batch_create
 
 admin.site.unregister(User)
@@ -585,3 +585,32 @@ def _report_head(job: CardImport) -> list[dict[str, str]]:
     with job.report.open("rb") as handle:
         text = io.TextIOWrapper(handle, encoding="utf-8-sig")
         return list(itertools.islice(csv.DictReader(text), REPORT_PREVIEW_ROWS))
+
+
+@admin.register(Cashier)
+class CashierAdmin(ModelAdmin):
+    list_display = ["user", "outlet", "phone", "is_active"]
+    list_filter = ["outlet", "is_active"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "phone"]
+    list_select_related = ["user", "outlet"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(TillAction)
+class TillActionAdmin(ModelAdmin):
+    """The till's audit trail: read only."""
+
+    list_display = ["created_at", "cashier", "outlet", "kind", "member", "card_number"]
+    list_filter = ["kind", "outlet", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["cashier__username", "card_number", "member__phone"]
+    list_select_related = ["cashier", "outlet", "member"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -276,3 +276,75 @@ class CardImport(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class Cashier(models.Model):
+    """A staff login that works the till of one outlet, and nothing else."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="cashier",
+        verbose_name=_("login"),
+    )
+    outlet = models.ForeignKey(
+        Outlet, on_delete=models.PROTECT, related_name="cashiers", verbose_name=_("outlet")
+    )
+    phone = models.CharField(
+        _("own phone"),
+        max_length=16,
+        blank=True,
+        help_text=_("The till refuses to credit points to a card linked to this phone."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("cashier")
+        verbose_name_plural = _("cashiers")
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.outlet}"
+
+
+class TillAction(models.Model):
+    """The audit trail of the till: who did what, at which outlet, when."""
+
+    class Kind(models.TextChoices):
+        LOOKUP = "lookup", _("Looked up a member")
+        ISSUE = "issue", _("Issued a card")
+        PURCHASE = "purchase", _("Recorded a purchase")
+        REFUND = "refund", _("Processed a return")
+        REFUSED = "refused", _("Refused")
+
+    cashier = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="till_actions",
+        verbose_name=_("cashier"),
+    )
+    outlet = models.ForeignKey(
+        Outlet, on_delete=models.PROTECT, related_name="+", verbose_name=_("outlet")
+    )
+    kind = models.CharField(_("action"), max_length=20, choices=Kind.choices)
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="till_actions",
+        verbose_name=_("member"),
+    )
+    card_number = models.CharField(_("card"), max_length=13, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("till action")
+        verbose_name_plural = _("till actions")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["cashier", "kind", "created_at"], name="till_action_cashier_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cashier} · {self.get_kind_display()}"

@@ -18,7 +18,7 @@ from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_cle
 from loyalty.services import program_settings_update, purchase_record, refund_record
 from loyalty.tiers import tier_snapshot_cache_clear, tiers_recalculate_all
 from members.ean import ean13_from_serial
-from members.models import Card, Member, Segment
+from members.models import Card, Cashier, Member, Segment
 from members.services import card_issue
 from partners.models import Outlet, Partner
 from partners.services import api_key_create
@@ -27,7 +27,7 @@ LOGINS = [
     # username, password, role
     ("admin", "admin-demo-2026", "administrator (all of the admin)"),
     ("marketer", "marketer-demo-2026", "marketer (program, members, reports)"),
-    ("cashier", "cashier-demo-2026", "cashier (till, coming with the till issue)"),
+    ("cashier", "cashier-demo-2026", "cashier at the central store: the till, /till/"),
 ]
 FIRST_NAMES = [
     "Anna",
@@ -81,7 +81,7 @@ class Command(BaseCommand):
                 ("north", "North mall", "25 Park Avenue"),
             ]
         ]
-        self._staff_users()
+        self._staff_users(outlets[0])
         self._mechanics()
         now = timezone.now()
         receipts = []
@@ -185,7 +185,7 @@ class Command(BaseCommand):
         }
         Segment.objects.get().members.add(*coffee_buyers)
 
-    def _staff_users(self) -> None:
+    def _staff_users(self, till_outlet: Outlet) -> None:
         marketers, _ = Group.objects.get_or_create(name="Marketers")
         marketers.permissions.set(
             Permission.objects.filter(
@@ -200,6 +200,8 @@ class Command(BaseCommand):
                 user.is_staff = True
                 user.groups.add(marketers)
             user.save()
+            if username == "cashier":
+                Cashier.objects.create(user=user, outlet=till_outlet)
 
     def _member_with_visits(self, operator, outlets, serial, rng, now) -> list[tuple]:
         """Issue a member's card; return the moments of their future visits, with the card."""
@@ -262,6 +264,7 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(self.style.MIGRATE_HEADING("Demo is ready at http://127.0.0.1:8000"))
         self.stdout.write("  Admin:     http://127.0.0.1:8000/admin/")
+        self.stdout.write("  Till:      http://127.0.0.1:8000/till/")
         self.stdout.write("  API docs:  http://127.0.0.1:8000/api/docs/")
         for username, password, role in LOGINS:
             self.stdout.write(f"  {username:<9} / {password:<20} {role}")

@@ -1,0 +1,159 @@
+"""What a cashier does at the till, each step audited.
+
+Thin on purpose: cards, purchases and refunds go through the same services as
+the POS API. The till adds who is at it (a cashier tied to one outlet), the
+rule that a cashier never credits points to a card on their own phone, and a
+`TillAction` row for every step.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+
+from loyalty.exceptions import CardNotFound, Conflict, NotFound
+from loyalty.idempotency import OperationResult
+from loyalty.models import Purchase
+from loyalty.services import purchase_record, refund_record
+
+from .models import Card, Cashier, Member, TillAction
+from .selectors import member_by_card, member_by_card_or_phone
+from .services import CardIssueResult, card_issue, phone_validate
+
+
+def cashier_of(user: AbstractBaseUser | AnonymousUser) -> Cashier:
+    """The active cashier profile of a signed-in user; anyone else is refused."""
+    cashier = getattr(user, "cashier", None) if user.is_authenticated else None
+    if cashier is None or not cashier.is_active:
+        raise PermissionDenied(_("This login is not a cashier's."))
+    return cashier
+
+
+def _audit(
+    cashier: Cashier,
+    kind: str,
+    *,
+    member: Member | None = None,
+    card_number: str = "",
+    **details: Any,
+) -> None:
+    TillAction.objects.create(
+        cashier=cashier.user,
+        outlet=cashier.outlet,
+        kind=kind,
+        member=member,
+        card_number=card_number,
+        details=details,
+    )
+
+
+@dataclass
+class Found:
+    member: Member | None
+    card: Card | None
+    query: str
+
+
+def till_find(cashier: Cashier, query: str) -> Found:
+    """The member behind a scanned card or a typed phone (None when there is none)."""
+    query = query.strip()
+    try:
+        member = member_by_card_or_phone(query)
+    except CardNotFound:
+        _audit(cashier, TillAction.Kind.LOOKUP, query=query, found=False)
+        return Found(None, None, query)
+    card = (
+        member.cards.filter(number=query).first()
+        or member.cards.filter(status__in=Card.USABLE).order_by("-issued_at", "-id").first()
+    )
+    _audit(cashier, TillAction.Kind.LOOKUP, member=member, card_number=card.number if card else "")
+    return Found(member, card, query)
+
+
+def _refuse_own_card(cashier: Cashier, phone: str | None, card_number: str) -> None:
+    if cashier.phone and phone == cashier.phone:
+        _audit(cashier, TillAction.Kind.REFUSED, card_number=card_number, reason="own card")
+        raise Conflict(_("A cashier cannot credit points to a card on their own phone."))
+
+
+def till_issue(cashier: Cashier, *, card_number: str, phone: str, name: str) -> CardIssueResult:
+    """Hand a blank card to a new or existing member (phone required, name optional)."""
+    _refuse_own_card(cashier, phone_validate(phone), card_number)
+    result = card_issue(
+        partner=cashier.outlet.partner,
+        card_number=card_number,
+        phone=phone,
+        full_name=name,
+        outlet=cashier.outlet,
+        issued_by=cashier.user,
+    )
+    _audit(
+        cashier,
+        TillAction.Kind.ISSUE,
+        member=result.member,
+        card_number=result.card.number,
+        new_member=result.created,
+    )
+    return result
+
+
+def till_purchase(
+    cashier: Cashier,
+    *,
+    card_number: str,
+    receipt_id: str,
+    amount: Decimal,
+    redeem_points: int,
+    key: str,
+) -> OperationResult:
+    """Record a receipt at this outlet: earn, and pay part with points if asked."""
+    member, _card = member_by_card(card_number)
+    _refuse_own_card(cashier, member.phone, card_number)
+    result = purchase_record(
+        partner=cashier.outlet.partner,
+        outlet=cashier.outlet,
+        card_number=card_number,
+        receipt_id=receipt_id,
+        amount=amount,
+        redeem_points=redeem_points,
+        idempotency_key=key,
+    )
+    _audit(
+        cashier,
+        TillAction.Kind.PURCHASE,
+        member=member,
+        card_number=card_number,
+        receipt_id=receipt_id,
+        amount=str(amount),
+        points_earned=result.body["points_earned"],
+        points_redeemed=result.body["points_redeemed"],
+    )
+    return result
+
+
+def till_refund(cashier: Cashier, *, receipt_id: str, amount: Decimal, key: str) -> OperationResult:
+    """A return against a receipt of this outlet's company, found by its number."""
+    purchase = (
+        Purchase.objects.filter(partner=cashier.outlet.partner, receipt_id=receipt_id.strip())
+        .select_related("card", "member")
+        .first()
+    )
+    if purchase is None:
+        raise NotFound(_("No purchase with this receipt number."))
+    result = refund_record(
+        partner=cashier.outlet.partner, purchase_id=purchase.pk, amount=amount, idempotency_key=key
+    )
+    _audit(
+        cashier,
+        TillAction.Kind.REFUND,
+        member=purchase.member,
+        card_number=purchase.card.number,
+        receipt_id=purchase.receipt_id,
+        amount=str(amount),
+        points_reversed=result.body["points_reversed"],
+        points_returned=result.body["points_returned"],
+    )
+    return result

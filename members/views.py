@@ -1,0 +1,155 @@
+"""The cashier's till: one page, htmx fragments, keyboard first. Thin: see members.till."""
+
+import uuid
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from loyalty.exceptions import LoyaltyError
+from loyalty.selectors import member_balance
+from loyalty.tiers import member_benefits, tier_snapshot
+
+from .ean import ean13_is_valid
+from .models import Card, Cashier, Member
+from .till import cashier_of, till_find, till_issue, till_purchase, till_refund
+
+# Refusals are swapped into the page like answers (htmx is told to swap 422).
+REFUSED = 422
+
+TillView = Callable[[HttpRequest, Cashier], HttpResponse]
+
+
+def cashier_view(view: TillView) -> Callable[[HttpRequest], HttpResponse]:
+    """Signed in, and a cashier: the till's views get the cashier as an argument."""
+
+    @login_required(login_url="till-login")
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        return view(request, cashier_of(request.user))
+
+    return wrapper
+
+
+def _member_panel(
+    request: HttpRequest, cashier: Cashier, member: Member, card: Card | None, **extra: Any
+) -> HttpResponse:
+    benefits = member_benefits(member.pk)
+    context = {
+        "cashier": cashier,
+        "member": member,
+        "card": card,
+        "balance": member_balance(member),
+        "status": benefits.as_dict(tier_snapshot()),
+        "key": uuid.uuid4().hex,  # one idempotency key per form shown: a double Enter is one sale
+        **extra,
+    }
+    return render(request, "till/member.html", context)
+
+
+def _refused(request: HttpRequest, message: str) -> HttpResponse:
+    return render(request, "till/refused.html", {"message": message}, status=REFUSED)
+
+
+def _amount(raw: str) -> Decimal:
+    try:
+        value = Decimal(raw.replace(" ", "").replace(",", "."))
+    except InvalidOperation:
+        raise LoyaltyError(_("Enter the amount as a number, for example 1250.50.")) from None
+    if not value.is_finite() or value <= 0:
+        raise LoyaltyError(_("The amount must be above zero."))
+    return value.quantize(Decimal("0.01"))
+
+
+def _points(raw: str) -> int:
+    text = raw.strip() or "0"
+    if not text.isdigit():
+        raise LoyaltyError(_("Points to pay with are a whole number."))
+    return int(text)
+
+
+def _receipt(request: HttpRequest) -> str:
+    receipt = request.POST.get("receipt", "").strip()
+    if not receipt:
+        raise LoyaltyError(_("Enter the receipt number."))
+    if len(receipt) > 64:
+        raise LoyaltyError(_("A receipt number is at most 64 characters."))
+    return receipt
+
+
+@require_GET
+@cashier_view
+def till_page(request: HttpRequest, cashier: Cashier) -> HttpResponse:
+    return render(request, "till/page.html", {"cashier": cashier})
+
+
+@require_POST
+@cashier_view
+def till_find_view(request: HttpRequest, cashier: Cashier) -> HttpResponse:
+    query = request.POST.get("q", "").strip()
+    if not query:
+        return _refused(request, _("Scan a card or type a phone number."))
+    found = till_find(cashier, query)
+    if found.member is None:
+        scanned = query if ean13_is_valid(query) else ""
+        return render(
+            request,
+            "till/not_found.html",
+            {"query": query, "card_number": scanned, "phone": "" if scanned else query},
+        )
+    return _member_panel(request, cashier, found.member, found.card)
+
+
+@require_POST
+@cashier_view
+def till_issue_view(request: HttpRequest, cashier: Cashier) -> HttpResponse:
+    try:
+        result = till_issue(
+            cashier,
+            card_number=request.POST.get("card", "").strip(),
+            phone=request.POST.get("phone", ""),
+            name=request.POST.get("name", ""),
+        )
+    except LoyaltyError as error:
+        return _refused(request, error.message)
+    notice = _("Card issued to a new member.") if result.created else _("Card issued.")
+    return _member_panel(request, cashier, result.member, result.card, notice=notice)
+
+
+@require_POST
+@cashier_view
+def till_purchase_view(request: HttpRequest, cashier: Cashier) -> HttpResponse:
+    card_number = request.POST.get("card", "").strip()
+    try:
+        result = till_purchase(
+            cashier,
+            card_number=card_number,
+            receipt_id=_receipt(request),
+            amount=_amount(request.POST.get("amount", "")),
+            redeem_points=_points(request.POST.get("redeem", "")),
+            key=request.POST.get("key", "") or uuid.uuid4().hex,
+        )
+    except LoyaltyError as error:
+        return _refused(request, error.message)
+    return render(request, "till/purchase_done.html", {"result": result.body})
+
+
+@require_POST
+@cashier_view
+def till_refund_view(request: HttpRequest, cashier: Cashier) -> HttpResponse:
+    try:
+        result = till_refund(
+            cashier,
+            receipt_id=_receipt(request),
+            amount=_amount(request.POST.get("amount", "")),
+            key=request.POST.get("key", "") or uuid.uuid4().hex,
+        )
+    except LoyaltyError as error:
+        return _refused(request, error.message)
+    return render(request, "till/refund_done.html", {"result": result.body})

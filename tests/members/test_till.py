@@ -1,0 +1,154 @@
+"""The till, request by request: cashiers only, every step audited, no points to oneself."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from loyalty.ledger import Kind
+from loyalty.models import Account, Purchase
+from members.ean import ean13_from_serial
+from members.models import Card, Cashier, TillAction
+from tests.factories import CardFactory, OutletFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cashier(client, operator, instant_program):
+    outlet = OutletFactory(partner=operator, code="central", name="Central")
+    user = User.objects.create_user("kasia", password="pw-test-only", first_name="Kasia")
+    profile = Cashier.objects.create(user=user, outlet=outlet, phone="+79130000099")
+    client.force_login(user)
+    return profile
+
+
+def post(client, url_name, **data):
+    return client.post(reverse(url_name), data, HTTP_HX_REQUEST="true")
+
+
+def available(member):
+    return Account.objects.get(member=member, kind=Kind.AVAILABLE).balance
+
+
+def test_only_a_signed_in_cashier_reaches_the_till(client, operator):
+    response = client.get(reverse("till"))
+    assert response.status_code == 302
+    assert reverse("till-login") in response.url
+    client.force_login(User.objects.create_user("clerk", password="pw-test-only"))
+    assert client.get(reverse("till")).status_code == 403
+    assert post(client, "till-find", q="123").status_code == 403
+
+
+def test_the_page_has_the_search_box_focused(client, cashier):
+    page = client.get(reverse("till")).content.decode()
+    assert 'id="till-search"' in page
+    assert "autofocus" in page
+    assert "htmx" in page  # the vendored script, no CDN
+    assert "https://" not in page
+
+
+def test_a_scanned_card_shows_the_member_balance_and_discount(client, cashier):
+    card = CardFactory(partner=cashier.outlet.partner)
+    response = post(client, "till-find", q=card.number)
+    page = response.content.decode()
+    assert card.member.full_name in page
+    assert 'data-testid="available">0<' in page
+    action = TillAction.objects.get()
+    assert (action.kind, action.member, action.outlet) == ("lookup", card.member, cashier.outlet)
+
+
+def test_a_phone_finds_the_member_too(client, cashier):
+    card = CardFactory(partner=cashier.outlet.partner)
+    page = post(client, "till-find", q=card.member.phone).content.decode()
+    assert card.number in page
+
+
+def test_an_unknown_card_offers_to_issue_it(client, cashier):
+    blank = ean13_from_serial("200", 424242)
+    page = post(client, "till-find", q=blank).content.decode()
+    assert "Issue the card" in page
+    assert f'value="{blank}"' in page
+    response = post(client, "till-issue", card=blank, phone="8 (913) 555-44-33", name="Olga")
+    assert response.status_code == 200
+    card = Card.objects.get(number=blank)
+    assert (card.member.phone, card.outlet, card.issued_by) == (
+        "+79135554433",
+        cashier.outlet,
+        cashier.user,
+    )
+    assert TillAction.objects.filter(kind="issue", card_number=blank).exists()
+
+
+def test_a_purchase_earns_and_pays_with_points_and_explains_itself(client, cashier):
+    card = CardFactory(partner=cashier.outlet.partner)
+    earned = post(
+        client, "till-purchase", card=card.number, amount="1 500,00", receipt="T-1", key="k1"
+    )
+    assert 'data-testid="earned">15<' in earned.content.decode()
+    paid = post(
+        client,
+        "till-purchase",
+        card=card.number,
+        amount="100",
+        receipt="T-2",
+        redeem="10",
+        key="k2",
+    )
+    assert 'data-testid="redeemed">10<' in paid.content.decode()
+    assert available(card.member) == 15 - 10 + 0  # 90 paid in money earns nothing at 1 per 100
+    purchase = Purchase.objects.get(receipt_id="T-1")
+    assert (purchase.outlet, purchase.partner) == (cashier.outlet, cashier.outlet.partner)
+    assert TillAction.objects.filter(kind="purchase").count() == 2
+
+
+def test_pressing_enter_twice_is_one_purchase(client, cashier):
+    card = CardFactory(partner=cashier.outlet.partner)
+    for _ in range(2):
+        post(client, "till-purchase", card=card.number, amount="500", receipt="T-9", key="same")
+    assert Purchase.objects.filter(receipt_id="T-9").count() == 1
+
+
+def test_a_return_takes_the_points_back(client, cashier):
+    card = CardFactory(partner=cashier.outlet.partner)
+    post(client, "till-purchase", card=card.number, amount="1000", receipt="T-5", key="k5")
+    page = post(client, "till-refund", receipt="T-5", amount="1000", key="r5").content.decode()
+    assert "Returned 1000" in page
+    assert available(card.member) == 0
+    assert TillAction.objects.filter(kind="refund").exists()
+
+
+def test_a_cashier_cannot_credit_their_own_card(client, cashier):
+    own = CardFactory(partner=cashier.outlet.partner, member__phone=cashier.phone)
+    response = post(client, "till-purchase", card=own.number, amount="1000", receipt="X", key="x")
+    assert response.status_code == 422
+    assert "own phone" in response.content.decode()
+    assert not Purchase.objects.exists()
+    blank = ean13_from_serial("200", 5151)
+    issue = post(client, "till-issue", card=blank, phone="+7 913 000-00-99", name="Me")
+    assert issue.status_code == 422
+    assert not Card.objects.filter(number=blank).exists()
+    assert TillAction.objects.filter(kind="refused").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"amount": "abc", "receipt": "R"}, "Enter the amount as a number"),
+        ({"amount": "-5", "receipt": "R"}, "above zero"),
+        ({"amount": "100", "receipt": ""}, "Enter the receipt number."),
+        ({"amount": "100", "receipt": "R", "redeem": "many"}, "whole number"),
+        ({"amount": "100", "receipt": "R", "redeem": "9999"}, "At most 100 points"),
+    ],
+)
+def test_bad_input_is_explained_not_a_500(client, cashier, data, message):
+    card = CardFactory(partner=cashier.outlet.partner)
+    response = post(client, "till-purchase", card=card.number, key="k", **data)
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert not Purchase.objects.exists()
+
+
+def test_a_return_of_an_unknown_receipt_is_explained(client, cashier):
+    response = post(client, "till-refund", receipt="NOPE", amount="10", key="r")
+    assert response.status_code == 422
+    assert "No purchase with this receipt number." in response.content.decode()
