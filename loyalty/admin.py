@@ -20,6 +20,7 @@ from unfold.widgets import (
 from members.models import Member
 from members.selectors import member_by_card_or_phone
 
+from .adjustments import adjustment_approve, adjustment_reject
 from .club import club_join
 from .exceptions import LoyaltyError
 from .models import (
@@ -31,6 +32,7 @@ from .models import (
     EventBonus,
     Lot,
     MemberTier,
+    PointsAdjustment,
     ProgramSettings,
     Purchase,
     Refund,
@@ -79,6 +81,10 @@ class ProgramSettingsAdmin(ModelAdmin):
         (
             _("Redemption"),
             {"fields": ["point_value", "max_redeem_share", "min_balance_to_redeem"]},
+        ),
+        (
+            _("Staff"),
+            {"fields": ["adjustment_approval_threshold"]},
         ),
     ]
 
@@ -423,3 +429,51 @@ class ClubMembershipAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
         }
         return render(request, "admin/loyalty/action_page.html", context)
+
+
+@admin.register(PointsAdjustment)
+class PointsAdjustmentAdmin(ReadOnlyAdmin):
+    """Adjustments are made from the member's page; large ones are approved here."""
+
+    list_display = [
+        "created_at",
+        "member",
+        "points",
+        "reason",
+        "status",
+        "requested_by",
+        "approved_by",
+    ]
+    list_filter = ["status"]
+    search_fields = ["member__phone", "member__full_name", "reason"]
+    list_select_related = ["member", "requested_by", "approved_by"]
+    actions = ["approve", "reject"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("loyalty.approve_pointsadjustment"):
+            actions.pop("approve", None)
+            actions.pop("reject", None)
+        return actions
+
+    @admin.action(description=_("Approve the selected adjustments"))
+    def approve(self, request, queryset):
+        self._decide(request, queryset, adjustment_approve, _("%(count)d adjustments applied."))
+
+    @admin.action(description=_("Reject the selected adjustments"))
+    def reject(self, request, queryset):
+        self._decide(request, queryset, adjustment_reject, _("%(count)d adjustments rejected."))
+
+    def _decide(self, request, queryset, decide, done_message) -> None:
+        if not request.user.has_perm("loyalty.approve_pointsadjustment"):
+            raise PermissionDenied
+        done = 0
+        for adjustment_id in queryset.values_list("pk", flat=True):
+            try:
+                decide(adjustment_id=adjustment_id, by=request.user)
+            except LoyaltyError as error:
+                messages.error(request, f"#{adjustment_id}: {error.message}")
+            else:
+                done += 1
+        if done:
+            messages.success(request, done_message % {"count": done})

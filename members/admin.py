@@ -37,6 +37,7 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
+from loyalty.adjustments import adjustment_request
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import MemberTier, Tier, TierLadder
 from loyalty.program import program_settings
@@ -80,6 +81,13 @@ class CardInline(TabularInline):
         return False
 
 
+def _staff(request: HttpRequest) -> User:
+    """The signed-in staff user of an admin request (the admin lets no one else in)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
 def _local_date(moment: datetime) -> str:
     return date_format(timezone.localtime(moment))
 
@@ -105,6 +113,20 @@ class TierFloorForm(forms.Form):
         max_length=500,
         widget=UnfoldAdminTextInputWidget,
         help_text=_("Kept in the audit trail with your name."),
+    )
+
+
+class PointsAdjustmentForm(forms.Form):
+    points = forms.IntegerField(
+        label=_("Points"),
+        widget=UnfoldAdminIntegerFieldWidget,
+        help_text=_("Positive adds, negative takes away."),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_("Kept in the ledger with your name."),
     )
 
 
@@ -151,7 +173,7 @@ class MemberAdmin(ModelAdmin):
     search_fields = ["phone", "email", "full_name", "cards__number", "external_id"]
     readonly_fields = ["referral_code", "created_at", "points", "held_tiers"]
     actions = ["segment_add", "segment_remove"]
-    actions_detail = ["tier_floor"]
+    actions_detail = ["tier_floor", "points_adjust"]
     fieldsets = [
         (None, {"fields": ["full_name", "phone", "email", "birth_date", "status", "points"]}),
         (_("Tiers"), {"fields": ["held_tiers"]}),
@@ -226,6 +248,52 @@ class MemberAdmin(ModelAdmin):
                 "A floor keeps the member on at least this tier whatever they spend, until it "
                 "is removed. Every change is recorded with your name and reason."
             ),
+            "form": form,
+            "submit_label": _("Save"),
+            "back_url": reverse("admin:members_member_change", args=[member.pk]),
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/loyalty/action_page.html", context)
+
+    @action(description=_("Adjust points"), url_path="adjust-points")
+    def points_adjust(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A staff correction; above the program's threshold it waits for a second person."""
+        member = get_object_or_404(Member, pk=object_id)
+        form = PointsAdjustmentForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                adjustment = adjustment_request(
+                    member=member,
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
+                    by=_staff(request),
+                )
+            except LoyaltyError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                if adjustment.status == adjustment.Status.APPLIED:
+                    messages.success(request, _("The points were adjusted."))
+                else:
+                    messages.warning(
+                        request,
+                        _(
+                            "The adjustment is above %(threshold)d points: it waits for "
+                            "another staff member's approval (Points adjustments)."
+                        )
+                        % {"threshold": program_settings().adjustment_approval_threshold},
+                    )
+                return HttpResponseRedirect(
+                    reverse("admin:members_member_change", args=[member.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Adjust points"),
+            "subject": f"{member} · {self.points(member)}",
+            "intro": _(
+                "Positive points add, negative take away. Up to %(threshold)d points apply at "
+                "once; more wait for a second staff member's approval."
+            )
+            % {"threshold": program_settings().adjustment_approval_threshold},
             "form": form,
             "submit_label": _("Save"),
             "back_url": reverse("admin:members_member_change", args=[member.pk]),

@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -94,6 +95,14 @@ class ProgramSettings(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
     )
     min_balance_to_redeem = models.PositiveIntegerField(_("minimum balance to redeem"), default=0)
+    adjustment_approval_threshold = models.PositiveIntegerField(
+        _("adjustments needing approval"),
+        default=1000,
+        help_text=_(
+            "A manual adjustment of more points than this waits for a second staff member's "
+            "approval."
+        ),
+    )
     card_prefix = models.CharField(
         _("card number prefix"),
         max_length=8,
@@ -430,3 +439,51 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purchase.receipt_id} -{self.amount}"
+
+
+class PointsAdjustment(models.Model):
+    """A staff correction of a member's points; large ones wait for a second person."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPLIED = "applied", _("Applied")
+        REJECTED = "rejected", _("Rejected")
+
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="adjustments", verbose_name=_("member")
+    )
+    points = models.BigIntegerField(_("points"), help_text=_("Positive adds, negative takes."))
+    reason = models.CharField(_("reason"), max_length=500)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved or rejected by"),
+    )
+    created_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("points adjustment")
+        verbose_name_plural = _("points adjustments")
+        ordering = ["-created_at"]
+        permissions = [("approve_pointsadjustment", "Can approve large points adjustments")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(points=0), name="adjustment_points_not_zero"),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=F("requested_by")),
+                name="adjustment_approved_by_someone_else",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.points:+d}"

@@ -1,0 +1,82 @@
+"""Manual point adjustments by staff, with a second person's approval above a threshold.
+
+An adjustment within the program's threshold is applied at once; a larger one
+waits until another staff member with the approve permission accepts it (the
+requester never can: the database refuses it too). Every adjustment, applied
+or not, stays on record with who asked and who decided.
+"""
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from members.models import Member
+
+from .exceptions import Conflict, InvalidRequest
+from .models import PointsAdjustment
+from .program import program_settings
+from .services import points_adjust
+
+Status = PointsAdjustment.Status
+
+
+@transaction.atomic
+def adjustment_request(*, member: Member, points: int, reason: str, by: User) -> PointsAdjustment:
+    """Record an adjustment; apply it now if it is within the approval threshold."""
+    reason = reason.strip()
+    if points == 0:
+        raise InvalidRequest(_("An adjustment adds or takes at least one point."), field="points")
+    if not reason:
+        raise InvalidRequest(_("Say why: the reason is kept with the adjustment."), field="reason")
+    needs_approval = abs(points) > program_settings().adjustment_approval_threshold
+    adjustment = PointsAdjustment.objects.create(
+        member=member,
+        points=points,
+        reason=reason,
+        requested_by=by,
+        status=Status.PENDING if needs_approval else Status.APPLIED,
+        decided_at=None if needs_approval else timezone.now(),
+    )
+    if not needs_approval:
+        _apply(adjustment)
+    return adjustment
+
+
+@transaction.atomic
+def adjustment_approve(*, adjustment_id: int, by: User) -> PointsAdjustment:
+    """A second staff member accepts a pending adjustment: it is applied, once."""
+    adjustment = _pending(adjustment_id, by)
+    adjustment.status = Status.APPLIED
+    adjustment.approved_by = by
+    adjustment.decided_at = timezone.now()
+    adjustment.save(update_fields=["status", "approved_by", "decided_at"])
+    _apply(adjustment)
+    return adjustment
+
+
+@transaction.atomic
+def adjustment_reject(*, adjustment_id: int, by: User) -> PointsAdjustment:
+    adjustment = _pending(adjustment_id, by)
+    adjustment.status = Status.REJECTED
+    adjustment.approved_by = by
+    adjustment.decided_at = timezone.now()
+    adjustment.save(update_fields=["status", "approved_by", "decided_at"])
+    return adjustment
+
+
+def _pending(adjustment_id: int, by: User) -> PointsAdjustment:
+    adjustment = PointsAdjustment.objects.select_for_update().get(pk=adjustment_id)
+    if adjustment.status != Status.PENDING:
+        raise Conflict(_("This adjustment was already decided."))
+    if adjustment.requested_by_id == by.pk:
+        raise Conflict(_("Someone else than the requester has to approve an adjustment."))
+    return adjustment
+
+
+def _apply(adjustment: PointsAdjustment) -> None:
+    points_adjust(
+        member=adjustment.member,
+        points=adjustment.points,
+        reason=f"{adjustment.reason} (#{adjustment.pk})",
+    )
