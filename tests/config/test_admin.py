@@ -93,6 +93,7 @@ def test_saving_program_settings_in_the_admin_takes_effect_at_once(staff_client)
         "point_value": "0.1000",
         "max_redeem_share": "0.3000",
         "min_balance_to_redeem": 0,
+        "adjustment_approval_threshold": 250,
     }
     change = reverse("admin:loyalty_programsettings_change", args=[1])
     assert staff_client.post(change, form).status_code == 302
@@ -117,6 +118,7 @@ def test_invalid_program_settings_are_explained_on_the_form(staff_client):
         "point_value": "1",
         "max_redeem_share": "0.5",
         "min_balance_to_redeem": 0,
+        "adjustment_approval_threshold": 1000,
     }
     response = staff_client.post(change, form)
     assert response.status_code == 200
