@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from loyalty.ledger import system_account_cache_clear
@@ -15,6 +16,14 @@ from partners.models import Partner
 from partners.services import api_key_create
 
 from .factories import CardFactory, PartnerFactory
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # A test client request in Russian leaves Russian active in this thread
+    # (LocaleMiddleware activates, nothing deactivates): reset it per test.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
