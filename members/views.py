@@ -37,20 +37,18 @@ def cashier_view(view: TillView) -> Callable[[HttpRequest], HttpResponse]:
     return wrapper
 
 
-def _member_panel(
-    request: HttpRequest, cashier: Cashier, member: Member, card: Card | None, **extra: Any
-) -> HttpResponse:
-    benefits = member_benefits(member.pk)
-    context = {
+def _member_context(
+    cashier: Cashier, member: Member, card: Card | None, **extra: Any
+) -> dict[str, Any]:
+    return {
         "cashier": cashier,
         "member": member,
         "card": card,
         "balance": member_balance(member),
-        "status": benefits.as_dict(tier_snapshot()),
+        "status": member_benefits(member.pk).as_dict(tier_snapshot()),
         "key": uuid.uuid4().hex,  # one idempotency key per form shown: a double Enter is one sale
         **extra,
     }
-    return render(request, "till/member.html", context)
 
 
 def _refused(request: HttpRequest, message: str) -> HttpResponse:
@@ -86,7 +84,14 @@ def _receipt(request: HttpRequest) -> str:
 @require_GET
 @cashier_view
 def till_page(request: HttpRequest, cashier: Cashier) -> HttpResponse:
-    return render(request, "till/page.html", {"cashier": cashier})
+    """The till. With `?q=` it shows that member at once: a scan typed before the
+    page's script was ready submits the search box the plain way, and still works."""
+    query = request.GET.get("q", "").strip()
+    context: dict[str, Any] = {"cashier": cashier}
+    if query:
+        template, found = _find(cashier, query)
+        context.update(found, panel=template)
+    return render(request, "till/page.html", context)
 
 
 @require_POST
@@ -95,15 +100,18 @@ def till_find_view(request: HttpRequest, cashier: Cashier) -> HttpResponse:
     query = request.POST.get("q", "").strip()
     if not query:
         return _refused(request, _("Scan a card or type a phone number."))
+    template, context = _find(cashier, query)
+    return render(request, template, context)
+
+
+def _find(cashier: Cashier, query: str) -> tuple[str, dict[str, Any]]:
+    """The panel a search shows: the member, or the form to issue a card."""
     found = till_find(cashier, query)
     if found.member is None:
         scanned = query if ean13_is_valid(query) else ""
-        return render(
-            request,
-            "till/not_found.html",
-            {"query": query, "card_number": scanned, "phone": "" if scanned else query},
-        )
-    return _member_panel(request, cashier, found.member, found.card)
+        context = {"query": query, "card_number": scanned, "phone": "" if scanned else query}
+        return "till/not_found.html", context
+    return "till/member.html", _member_context(cashier, found.member, found.card)
 
 
 @require_POST
@@ -119,7 +127,8 @@ def till_issue_view(request: HttpRequest, cashier: Cashier) -> HttpResponse:
     except LoyaltyError as error:
         return _refused(request, error.message)
     notice = _("Card issued to a new member.") if result.created else _("Card issued.")
-    return _member_panel(request, cashier, result.member, result.card, notice=notice)
+    context = _member_context(cashier, result.member, result.card, notice=notice)
+    return render(request, "till/member.html", context)
 
 
 @require_POST

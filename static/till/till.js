@@ -4,16 +4,16 @@
   const search = () => document.getElementById("till-search");
   const panel = () => document.getElementById("till-panel");
 
-  function focusNext(root) {
-    const wanted = root && root.querySelector("[autofocus]");
+  // After htmx has settled the new content (it may focus [autofocus] itself),
+  // move the focus only if it is not already where it belongs: a cashier who
+  // started typing must never have the caret pulled away mid-word.
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (event.detail.target !== panel()) { return; }
+    const wanted = panel().querySelector("[autofocus]");
+    if (!wanted) { search().value = ""; }
     const target = wanted || search();
-    if (target) { target.focus(); if (target.select) { target.select(); } }
-  }
-
-  document.addEventListener("htmx:afterSwap", (event) => {
-    if (event.detail.target === panel()) {
-      if (!panel().querySelector("[autofocus]")) { search().value = ""; }
-      focusNext(panel());
+    if (document.activeElement !== target && !panel().contains(document.activeElement)) {
+      target.focus();
     }
   });
 
@@ -21,7 +21,7 @@
     if (event.key === "Escape" && panel()) {
       panel().innerHTML = "";
       search().value = "";
-      focusNext(null);
+      search().focus();
     }
   });
 })();

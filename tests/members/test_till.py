@@ -152,3 +152,51 @@ def test_a_return_of_an_unknown_receipt_is_explained(client, cashier):
     response = post(client, "till-refund", receipt="NOPE", amount="10", key="r")
     assert response.status_code == 422
     assert "No purchase with this receipt number." in response.content.decode()
+
+
+def test_cashier_kpis_count_cards_and_members_who_came_back(client, cashier, operator):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from loyalty.services import purchase_record
+
+    now = timezone.now()
+    for serial, visits_after in enumerate([[], [10], [45], [5, 80]]):
+        result = post(
+            client,
+            "till-issue",
+            card=ean13_from_serial("200", 9000 + serial),
+            phone=f"+7913444000{serial}",
+            name="",
+        )
+        assert result.status_code == 200
+        card = Card.objects.get(number=ean13_from_serial("200", 9000 + serial))
+        Card.objects.filter(pk=card.pk).update(issued_at=now - timedelta(days=100))
+        receipts = [0, *visits_after]  # the purchase at the till, then the visits after
+        for index, day in enumerate(receipts):
+            purchase_record(
+                partner=operator,
+                card_number=card.number,
+                receipt_id=f"K-{serial}-{index}",
+                amount=100,
+                now=now - timedelta(days=100) + timedelta(days=day, hours=1),
+            )
+    staff = User.objects.create_superuser("boss", "b@example.com", "pw-test-only")
+    client.force_login(staff)
+    start = (now - timedelta(days=120)).date().isoformat()
+    page = client.get(
+        reverse("admin:members_cashierreport_changelist"),
+        {"start": start, "end": now.date().isoformat()},
+    ).content.decode()
+    assert "Kasia" in page
+    assert '<td class="px-3 py-2 text-right">4</td>' in page
+    assert "2 (50%)" in page  # back within 30 days: the ones with a visit on day 10 or 5
+    assert "3 (75%)" in page  # within 60 days: also the one on day 45
+
+
+def test_a_scan_before_the_script_is_ready_still_finds_the_member(client, cashier):
+    card = CardFactory(partner=cashier.outlet.partner)
+    page = client.get(reverse("till"), {"q": card.number}).content.decode()
+    assert 'data-testid="member"' in page
+    assert card.member.full_name in page

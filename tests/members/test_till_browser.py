@@ -73,6 +73,8 @@ def test_a_cashier_serves_a_new_customer_with_the_keyboard(
     keyboard.type(blank)
     keyboard.press("Enter")
     expect(page.get_by_test_id("available")).to_have_text("25")
+    amount = page.get_by_test_id("purchase-form").locator("input[name=amount]")
+    expect(amount).to_be_focused()  # the form takes the focus once it is shown
     keyboard.type("100")
     keyboard.press("Tab")
     keyboard.type("S1-0002")
