@@ -1,8 +1,9 @@
 import csv
 import io
 import itertools
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -46,10 +47,20 @@ from loyalty.tiers import tier_floor_set
 from partners.models import Partner
 
 from .ean import ean13_from_serial
-from .exports import csv_response
+from .exports import csv_response, xlsx_response
 from .imports.fields import FIELDS
 from .imports.jobs import card_import_confirm, card_import_upload, progress_rows
-from .models import Card, CardBatch, CardImport, Cashier, Member, Segment, TillAction
+from .models import (
+    Card,
+    CardBatch,
+    CardImport,
+    Cashier,
+    CashierReport,
+    Member,
+    Segment,
+    TillAction,
+)
+from .selectors import cashier_kpis
 from .services import card_batch_create
 
 admin.site.unregister(User)
@@ -172,7 +183,33 @@ class MemberAdmin(ModelAdmin):
     ]
     search_fields = ["phone", "email", "full_name", "cards__number", "external_id"]
     readonly_fields = ["referral_code", "created_at", "points", "held_tiers"]
-    actions = ["segment_add", "segment_remove"]
+    actions = ["segment_add", "segment_remove", "export_csv", "export_xlsx"]
+
+    EXPORT_FIELDS = [
+        "id",
+        "full_name",
+        "phone",
+        "email",
+        "birth_date",
+        "status",
+        "source",
+        "consent_email",
+        "consent_sms",
+        "consent_push",
+        "created_at",
+    ]
+
+    def _export_rows(self, queryset):
+        return queryset.values_list(*self.EXPORT_FIELDS).order_by("id").iterator(chunk_size=5000)
+
+    @admin.action(description=_("Export selected members (CSV)"))
+    def export_csv(self, request, queryset):
+        return csv_response("members.csv", self.EXPORT_FIELDS, self._export_rows(queryset))
+
+    @admin.action(description=_("Export selected members (XLSX)"))
+    def export_xlsx(self, request, queryset):
+        return xlsx_response("members.xlsx", self.EXPORT_FIELDS, self._export_rows(queryset))
+
     actions_detail = ["tier_floor", "points_adjust"]
     fieldsets = [
         (None, {"fields": ["full_name", "phone", "email", "birth_date", "status", "points"]}),
@@ -349,18 +386,29 @@ class CardAdmin(ModelAdmin):
     search_fields = ["number", "member__phone", "member__full_name"]
     readonly_fields = ["member", "issued_by", "issued_at", "replaced_by", "batch", "created_at"]
     list_select_related = ["member", "partner", "outlet", "batch"]
-    actions = ["export_csv"]
+    actions = ["export_csv", "export_xlsx"]
+
+    EXPORT_HEADER = ["card_number", "status", "owner", "batch", "phone", "issued_at"]
 
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def _export_rows(self, queryset):
+        return (
+            queryset.values_list(
+                "number", "status", "partner__code", "batch__name", "member__phone", "issued_at"
+            )
+            .order_by("number")
+            .iterator(chunk_size=5000)
+        )
+
     @admin.action(description=_("Export selected cards (CSV)"))
     def export_csv(self, request, queryset):
-        rows = queryset.values_list(
-            "number", "status", "partner__code", "batch__name", "member__phone", "issued_at"
-        ).order_by("number")
-        header = ["card_number", "status", "owner", "batch", "phone", "issued_at"]
-        return csv_response("cards.csv", header, rows.iterator(chunk_size=5000))
+        return csv_response("cards.csv", self.EXPORT_HEADER, self._export_rows(queryset))
+
+    @admin.action(description=_("Export selected cards (XLSX)"))
+    def export_xlsx(self, request, queryset):
+        return xlsx_response("cards.xlsx", self.EXPORT_HEADER, self._export_rows(queryset))
 
 
 class CardBatchForm(forms.Form):
@@ -682,3 +730,55 @@ class TillActionAdmin(ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class KpiPeriodForm(forms.Form):
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(
+        label=_("Until (inclusive)"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("start") and cleaned.get("end") and cleaned["end"] < cleaned["start"]:
+            raise forms.ValidationError(_("The end comes before the start."))
+        return cleaned
+
+
+@admin.register(CashierReport)
+class CashierReportAdmin(ModelAdmin):
+    """Cards issued per cashier and outlet, and how many of those members came back."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        form = KpiPeriodForm(request.GET or {"start": today - timedelta(days=89), "end": today})
+        rows: list[dict[str, Any]] = []
+        if form.is_valid():
+            tz = timezone.get_current_timezone()
+            start = datetime.combine(form.cleaned_data["start"], time(), tzinfo=tz)
+            end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time(), tzinfo=tz)
+            rows = cashier_kpis(start, end)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Cashier KPIs"),
+            "form": form,
+            "rows": rows,
+            "totals": {
+                "issued": sum(r["issued"] for r in rows),
+                "repeat_30": sum(r["repeat_30"] for r in rows),
+                "repeat_60": sum(r["repeat_60"] for r in rows),
+            },
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/members/cashier_kpis.html", context)

@@ -1,10 +1,13 @@
 """CSV and XLSX exports that spreadsheets open as data, never as formulas."""
 
 import csv
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
+from django.utils import timezone
 
 # A cell starting with one of these is a formula (or DDE) in Excel and LibreOffice.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -39,3 +42,30 @@ def csv_response(
     response = StreamingHttpResponse(csv_rows(header, rows), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def xlsx_response(
+    filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> FileResponse:
+    """An XLSX download written row by row (openpyxl's write-only mode) to a temporary file.
+
+    The escaping matters more here than in CSV: openpyxl itself stores any
+    string that starts with "=" as a formula.
+    """
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append([cell_safe(h) for h in header])
+    for row in rows:
+        sheet.append([_xlsx_value(v) for v in row])
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 -- FileResponse closes it when sent
+    workbook.save(handle)
+    handle.seek(0)
+    return FileResponse(handle, as_attachment=True, filename=filename)
+
+
+def _xlsx_value(value: Any) -> Any:
+    if isinstance(value, datetime):  # Excel has no time zones: local time, as people read it
+        return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
+    return cell_safe(value)

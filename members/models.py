@@ -348,3 +348,12 @@ class TillAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cashier} · {self.get_kind_display()}"
+
+
+class CashierReport(Cashier):
+    """The cashiers' KPIs in the admin (a report, not a table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("cashier KPIs")
+        verbose_name_plural = _("cashier KPIs")

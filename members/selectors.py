@@ -1,4 +1,20 @@
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Subquery,
+    Sum,
+    When,
+)
+
 from loyalty.exceptions import CardNotFound
+from loyalty.models import Purchase
 
 from .models import Card, Member
 from .phones import InvalidPhone, phone_normalize
@@ -36,3 +52,62 @@ def member_by_card_or_phone(text: str) -> Member:
     except InvalidPhone:
         raise CardNotFound() from None
     return member_by_phone(phone)[0]
+
+
+def cashier_kpis(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Cards issued per cashier and outlet in [start, end), and the share of those new
+    members who came back: a second purchase within 30 and 60 days of getting the card.
+
+    One grouped query; the purchases are counted by correlated subqueries on the
+    members' purchase index.
+    """
+
+    def purchases_within(days: int) -> Subquery:
+        window_end = ExpressionWrapper(
+            OuterRef("issued_at") + timedelta(days=days), output_field=DateTimeField()
+        )
+        return Subquery(
+            Purchase.objects.filter(
+                member=OuterRef("member"),
+                created_at__gte=OuterRef("issued_at"),
+                created_at__lt=window_end,
+            )
+            .order_by()
+            .values("member")
+            .annotate(count=Count("id"))
+            .values("count")[:1],
+            output_field=IntegerField(),
+        )
+
+    cards = (
+        Card.objects.filter(issued_by__isnull=False, issued_at__gte=start, issued_at__lt=end)
+        .annotate(within_30=purchases_within(30), within_60=purchases_within(60))
+        .values(
+            "issued_by",
+            "issued_by__username",
+            "issued_by__first_name",
+            "issued_by__last_name",
+            "outlet__name",
+        )
+        .annotate(
+            issued=Count("id"),
+            repeat_30=Sum(Case(When(within_30__gte=2, then=1), default=0)),
+            repeat_60=Sum(Case(When(within_60__gte=2, then=1), default=0)),
+        )
+        .order_by("-issued", "issued_by__username")
+    )
+    rows = []
+    for row in cards:
+        name = f"{row['issued_by__first_name']} {row['issued_by__last_name']}".strip()
+        rows.append(
+            {
+                "cashier": name or row["issued_by__username"],
+                "outlet": row["outlet__name"] or "—",
+                "issued": row["issued"],
+                "repeat_30": row["repeat_30"],
+                "repeat_60": row["repeat_60"],
+                "share_30": row["repeat_30"] / row["issued"],
+                "share_60": row["repeat_60"] / row["issued"],
+            }
+        )
+    return rows

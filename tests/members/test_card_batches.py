@@ -93,3 +93,36 @@ def test_cells_that_would_be_formulas_are_escaped(value):
 def test_ordinary_cells_are_left_alone():
     assert cell_safe("Anna") == "Anna"
     assert cell_safe(12) == 12
+
+
+def test_member_exports_never_carry_a_formula(client, staff, operator):
+    from openpyxl import load_workbook
+
+    from tests.factories import MemberFactory
+
+    sly = MemberFactory(full_name='=HYPERLINK("http://evil.example","x")', phone="+79135550000")
+    changelist = reverse("admin:members_member_changelist")
+    chosen = {"_selected_action": [sly.pk]}
+    as_csv = client.post(changelist, {"action": "export_csv", **chosen})
+    text = b"".join(as_csv.streaming_content).decode("utf-8-sig")
+    row = list(csv.reader(io.StringIO(text)))[1]
+    assert row[1] == "'" + sly.full_name
+    assert row[2] == "'+79135550000"
+    as_xlsx = client.post(changelist, {"action": "export_xlsx", **chosen})
+    path = io.BytesIO(b"".join(as_xlsx.streaming_content))
+    sheet = load_workbook(path).active
+    values = [cell.value for cell in next(sheet.iter_rows(min_row=2, max_row=2))]
+    assert values[1].startswith("'=")
+    assert sheet.cell(row=2, column=2).data_type == "s"  # a string, not a formula
+
+
+def test_card_exports_in_xlsx(client, staff, operator):
+    from openpyxl import load_workbook
+
+    batch = card_batch_create(name="Print 1", partner=operator, prefix="2001", size=3)
+    changelist = reverse("admin:members_card_changelist")
+    ids = list(batch.cards.values_list("pk", flat=True))
+    response = client.post(changelist, {"action": "export_xlsx", "_selected_action": ids})
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    numbers = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert numbers == sorted(batch.cards.values_list("number", flat=True))
