@@ -99,18 +99,26 @@ def _run(import_id: int, *, dry_run: bool) -> None:
             progress=lambda rows: cache.set(progress_key(job.pk), rows, PROGRESS_TTL),
         )
     except (UnreadableFile, ImportRefused) as error:
+        _report_keep(job, report)
         _finish(job, status=CardImport.Status.FAILED, error=str(error))
         return
     cache.set(progress_key(job.pk), summary.rows, PROGRESS_TTL)
-    with report.open("rb") as handle:
-        job.report.save(report.name, File(handle), save=False)
-    report.unlink()
+    _report_keep(job, report)
     if dry_run:
         job.check_summary = _summary_data(summary)
         _finish(job, status=CardImport.Status.CHECKED, finished=None)
     else:
         job.import_summary = _summary_data(summary)
         _finish(job, status=CardImport.Status.DONE, finished=timezone.now())
+
+
+def _report_keep(job: CardImport, report: Path) -> None:
+    """Store the run's report with the job (a refused run has one too: the conflicts)."""
+    if not report.exists():
+        return
+    with report.open("rb") as handle:
+        job.report.save(report.name, File(handle), save=False)
+    report.unlink()
 
 
 def _summary_data(summary: ImportSummary) -> dict[str, Any]:

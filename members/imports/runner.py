@@ -273,7 +273,13 @@ def cards_import(
             dry_run=dry_run,
         )
         with _phase("whole import, commit included"), transaction.atomic():
-            _run(table, columns, summary, on_conflict, progress, now)
+            try:
+                _run(table, columns, summary, on_conflict, progress, now)
+            except ImportRefused:
+                # Refused on conflicts: the report says which rows, then nothing is kept.
+                if report_path is not None:
+                    _report_write(report_path)
+                raise
             if report_path is not None:
                 _report_write(report_path)
             with connection.cursor() as cursor:

@@ -248,3 +248,14 @@ def test_without_bulk_rights_every_row_is_checked_by_its_trigger(
     assert cards_import(path).created == 1
     assert available(number(1)) == 40
     assert not ledger_breaches()
+
+
+def test_a_refused_import_still_reports_the_conflicting_rows(tmp_path, operator, program):
+    CardFactory(number=number(2), partner=operator)
+    path = write(tmp_path / "cards.csv", f"card_number\n{number(1)}\n{number(2)}\n")
+    with pytest.raises(CommandError):
+        run(path, "--on-conflict", "fail")
+    rows = report_rows(path)
+    assert [(r["row"], r["reason"]) for r in rows] == [
+        ("3", "A card with this number already exists.")
+    ]
