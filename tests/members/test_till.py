@@ -190,7 +190,7 @@ def test_cashier_kpis_count_cards_and_members_who_came_back(client, cashier, ope
         {"start": start, "end": now.date().isoformat()},
     ).content.decode()
     assert "Kasia" in page
-    assert '<td class="px-3 py-2 text-right">4</td>' in page
+    assert '<td class="px-3 py-2" style="text-align: right">4</td>' in page
     assert "2 (50%)" in page  # back within 30 days: the ones with a visit on day 10 or 5
     assert "3 (75%)" in page  # within 60 days: also the one on day 45
 

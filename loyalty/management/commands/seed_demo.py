@@ -206,12 +206,16 @@ class Command(BaseCommand):
     def _member_with_visits(self, operator, outlets, serial, rng, now) -> list[tuple]:
         """Issue a member's card; return the moments of their future visits, with the card."""
         issued_at = now - timedelta(days=rng.randint(1, 400))
+        outlet = rng.choice(outlets)
+        # The demo cashier works the central store's till: its cards are theirs (KPIs).
+        cashier = Cashier.objects.filter(outlet=outlet).select_related("user").first()
         result = card_issue(
             partner=operator,
             card_number=ean13_from_serial("200", serial),
             phone=f"+7912{serial:07d}",
             full_name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-            outlet=rng.choice(outlets),
+            outlet=outlet,
+            issued_by=cashier.user if cashier else None,
             now=issued_at,
         )
         moments = sorted(
