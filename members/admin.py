@@ -33,6 +33,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import (
+    UnfoldAdminFileFieldWidget,
     UnfoldAdminIntegerFieldWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminTextInputWidget,
@@ -532,8 +533,12 @@ class CardBatchAdmin(ModelAdmin):
 
 
 class CardImportForm(forms.Form):
+    # Unfold's own file widget: its script writes the chosen file's name into the
+    # widget's placeholder, and would write it into the next text field otherwise.
     file = forms.FileField(
-        label=_("File"), help_text=_("CSV (UTF-8 or Windows-1251, any usual delimiter) or XLSX.")
+        label=_("File"),
+        help_text=_("CSV (UTF-8 or Windows-1251, any usual delimiter) or XLSX."),
+        widget=UnfoldAdminFileFieldWidget,
     )
     on_conflict = forms.ChoiceField(
         label=_("When a card or phone already exists"),
