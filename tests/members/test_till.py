@@ -200,3 +200,47 @@ def test_a_scan_before_the_script_is_ready_still_finds_the_member(client, cashie
     page = client.get(reverse("till"), {"q": card.number}).content.decode()
     assert 'data-testid="member"' in page
     assert card.member.full_name in page
+
+
+def test_cashier_kpis_group_by_cashier_and_outlet(operator, instant_program):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from loyalty.services import purchase_record
+    from members.selectors import cashier_kpis
+    from members.services import card_issue
+
+    central = OutletFactory(partner=operator, name="Central")
+    north = OutletFactory(partner=operator, name="North")
+    anna = User.objects.create_user("anna", first_name="Anna")
+    boris = User.objects.create_user("boris", first_name="Boris")
+    issued_at = timezone.now() - timedelta(days=70)
+    plan = [(anna, central, [3]), (anna, central, []), (anna, north, [40]), (boris, north, [1])]
+    for serial, (cashier, outlet, visits) in enumerate(plan):
+        card = card_issue(
+            partner=operator,
+            card_number=ean13_from_serial("200", 7000 + serial),
+            phone=f"+7913777000{serial}",
+            outlet=outlet,
+            issued_by=cashier,
+            now=issued_at,
+        ).card
+        for index, day in enumerate([0, *visits]):
+            purchase_record(
+                partner=operator,
+                card_number=card.number,
+                receipt_id=f"G-{serial}-{index}",
+                amount=100,
+                now=issued_at + timedelta(days=day, minutes=5),
+            )
+    rows = cashier_kpis(issued_at - timedelta(days=1), timezone.now())
+    summary = {
+        (r["cashier"], r["outlet"]): (r["issued"], r["repeat_30"], r["repeat_60"]) for r in rows
+    }
+    assert summary == {
+        ("Anna", "Central"): (2, 1, 1),
+        ("Anna", "North"): (1, 0, 1),
+        ("Boris", "North"): (1, 1, 1),
+    }
+    assert cashier_kpis(issued_at + timedelta(days=1), timezone.now()) == []
