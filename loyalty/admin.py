@@ -375,7 +375,7 @@ class ClubJoinForm(forms.Form):
 
     def clean_member(self) -> Member:
         try:
-            return member_by_card_or_phone(self.cleaned_data["member"])
+            return member_by_card_or_phone(self.cleaned_data["member"])[0]
         except LoyaltyError as error:
             raise forms.ValidationError(error.message) from None
 

@@ -42,16 +42,17 @@ def member_by_phone(phone: str) -> tuple[Member, Card | None]:
     return member, card
 
 
-def member_by_card_or_phone(text: str) -> Member:
-    """The active member a staff user means by a scanned card number or a typed phone."""
+def member_by_card_or_phone(text: str) -> tuple[Member, Card | None]:
+    """The active member a staff user means by a scanned card number or a typed phone,
+    with that card (or, for a phone, their latest usable one)."""
     value = text.strip()
     if value.isdigit() and len(value) == 13:
-        return member_by_card(value)[0]
+        return member_by_card(value)
     try:
         phone = phone_normalize(value)
     except InvalidPhone:
         raise CardNotFound() from None
-    return member_by_phone(phone)[0]
+    return member_by_phone(phone)
 
 
 def cashier_kpis(start: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -61,14 +61,10 @@ def till_find(cashier: Cashier, query: str) -> Found:
     """The member behind a scanned card or a typed phone (None when there is none)."""
     query = query.strip()
     try:
-        member = member_by_card_or_phone(query)
+        member, card = member_by_card_or_phone(query)
     except CardNotFound:
         _audit(cashier, TillAction.Kind.LOOKUP, query=query, found=False)
         return Found(None, None, query)
-    card = (
-        member.cards.filter(number=query).first()
-        or member.cards.filter(status__in=Card.USABLE).order_by("-issued_at", "-id").first()
-    )
     _audit(cashier, TillAction.Kind.LOOKUP, member=member, card_number=card.number if card else "")
     return Found(member, card, query)
 
