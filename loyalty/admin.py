@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -21,6 +21,7 @@ from members.models import Member
 from members.selectors import member_by_card_or_phone
 
 from .adjustments import adjustment_approve, adjustment_reject
+from .admin_pages import ACTION_PAGE, admin_page
 from .club import club_join
 from .exceptions import LoyaltyError
 from .models import (
@@ -149,7 +150,6 @@ class EarningRuleAdmin(ModelAdmin):
         if request.method == "POST" and form.is_valid():
             preview = rule_preview(rule, days=form.cleaned_data["days"])
         context = {
-            **self.admin_site.each_context(request),
             "title": _("What if: %(rule)s") % {"rule": rule.name},
             "intro": _(
                 "Replays the purchases of the last days with this rule added to the active "
@@ -160,9 +160,8 @@ class EarningRuleAdmin(ModelAdmin):
             "submit_label": _("Preview"),
             "back_url": reverse("admin:loyalty_earningrule_change", args=[rule.pk]),
             "preview": preview,
-            "opts": self.model._meta,
         }
-        return render(request, "admin/loyalty/rule_preview.html", context)
+        return admin_page(self, request, "admin/loyalty/rule_preview.html", context)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -418,7 +417,6 @@ class ClubMembershipAdmin(ReadOnlyAdmin):
                 )
                 return HttpResponseRedirect(reverse("admin:loyalty_clubmembership_changelist"))
         context = {
-            **self.admin_site.each_context(request),
             "title": _("Join or renew the club"),
             "intro": _(
                 "Take the fee first. Renewing the same plan extends it from its current end."
@@ -426,9 +424,8 @@ class ClubMembershipAdmin(ReadOnlyAdmin):
             "form": form,
             "submit_label": _("Join"),
             "back_url": reverse("admin:loyalty_clubmembership_changelist"),
-            "opts": self.model._meta,
         }
-        return render(request, "admin/loyalty/action_page.html", context)
+        return admin_page(self, request, ACTION_PAGE, context)
 
 
 @admin.register(PointsAdjustment)

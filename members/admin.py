@@ -21,7 +21,7 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -40,6 +40,7 @@ from unfold.widgets import (
 )
 
 from loyalty.adjustments import adjustment_request
+from loyalty.admin_pages import ACTION_PAGE, admin_page
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import MemberTier, Tier, TierLadder
 from loyalty.program import program_settings
@@ -279,7 +280,6 @@ class MemberAdmin(ModelAdmin):
                     reverse("admin:members_member_change", args=[member.pk])
                 )
         context = {
-            **self.admin_site.each_context(request),
             "title": _("Set a tier floor"),
             "subject": str(member),
             "intro": _(
@@ -289,9 +289,8 @@ class MemberAdmin(ModelAdmin):
             "form": form,
             "submit_label": _("Save"),
             "back_url": reverse("admin:members_member_change", args=[member.pk]),
-            "opts": self.model._meta,
         }
-        return render(request, "admin/loyalty/action_page.html", context)
+        return admin_page(self, request, ACTION_PAGE, context)
 
     @action(description=_("Adjust points"), url_path="adjust-points")
     def points_adjust(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -324,7 +323,6 @@ class MemberAdmin(ModelAdmin):
                     reverse("admin:members_member_change", args=[member.pk])
                 )
         context = {
-            **self.admin_site.each_context(request),
             "title": _("Adjust points"),
             "subject": f"{member} · {self.points(member)}",
             "intro": _(
@@ -335,9 +333,8 @@ class MemberAdmin(ModelAdmin):
             "form": form,
             "submit_label": _("Save"),
             "back_url": reverse("admin:members_member_change", args=[member.pk]),
-            "opts": self.model._meta,
         }
-        return render(request, "admin/loyalty/action_page.html", context)
+        return admin_page(self, request, ACTION_PAGE, context)
 
     def _segment_action(
         self, request, queryset, *, title: str | Promise, apply
@@ -351,15 +348,13 @@ class MemberAdmin(ModelAdmin):
             messages.success(request, _("%(count)d members updated.") % {"count": count})
             return None
         context = {
-            **self.admin_site.each_context(request),
             "title": title,
             "subject": _("%(count)d members selected") % {"count": queryset.count()},
             "form": form,
             "submit_label": _("Apply"),
             "back_url": reverse("admin:members_member_changelist"),
-            "opts": self.model._meta,
         }
-        return render(request, "admin/loyalty/action_page.html", context)
+        return admin_page(self, request, ACTION_PAGE, context)
 
     @admin.action(description=_("Add to a segment"))
     def segment_add(self, request, queryset):
@@ -507,7 +502,6 @@ class CardBatchAdmin(ModelAdmin):
                 )
                 return HttpResponseRedirect(reverse("admin:members_cardbatch_changelist"))
         context = {
-            **self.admin_site.each_context(request),
             "title": _("New card batch"),
             "intro": _(
                 "Numbers continue from the prefix's last batch, with EAN-13 check digits; "
@@ -517,9 +511,8 @@ class CardBatchAdmin(ModelAdmin):
             "form": form,
             "submit_label": _("Create the cards"),
             "back_url": reverse("admin:members_cardbatch_changelist"),
-            "opts": self.model._meta,
         }
-        return render(request, "admin/loyalty/action_page.html", context)
+        return admin_page(self, request, ACTION_PAGE, context)
 
     @action(description=_("Download numbers (CSV)"), url_path="numbers")
     def numbers_csv(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
@@ -633,7 +626,6 @@ class CardImportAdmin(ModelAdmin):
             )
             return HttpResponseRedirect(reverse("admin:members_cardimport_change", args=[job.pk]))
         context = {
-            **self.admin_site.each_context(request),
             "title": _("Import a legacy card base"),
             "intro": _(
                 "The file is checked first and nothing is written: you see what would be "
@@ -644,9 +636,8 @@ class CardImportAdmin(ModelAdmin):
             "multipart": True,
             "submit_label": _("Upload and check"),
             "back_url": reverse("admin:members_cardimport_changelist"),
-            "opts": self.model._meta,
         }
-        return render(request, "admin/loyalty/action_page.html", context)
+        return admin_page(self, request, ACTION_PAGE, context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if not self.has_view_permission(request):
@@ -658,7 +649,6 @@ class CardImportAdmin(ModelAdmin):
         ]
         running = job.status in (CardImport.Status.CHECKING, CardImport.Status.IMPORTING)
         context = {
-            **self.admin_site.each_context(request),
             "title": job.original_name,
             "job": job,
             "running": running,
@@ -669,9 +659,8 @@ class CardImportAdmin(ModelAdmin):
             "confirm_url": reverse("admin:members_cardimport_confirm", args=[job.pk]),
             "report_url": reverse("admin:members_cardimport_report", args=[job.pk]),
             "back_url": reverse("admin:members_cardimport_changelist"),
-            "opts": self.model._meta,
         }
-        return render(request, "admin/members/card_import.html", context)
+        return admin_page(self, request, "admin/members/card_import.html", context)
 
     def progress_view(self, request: HttpRequest, import_id: int) -> JsonResponse:
         if not self.has_view_permission(request):
@@ -775,7 +764,6 @@ class CashierReportAdmin(ModelAdmin):
             end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time(), tzinfo=tz)
             rows = cashier_kpis(start, end)
         context = {
-            **self.admin_site.each_context(request),
             "title": _("Cashier KPIs"),
             "form": form,
             "rows": rows,
@@ -784,6 +772,5 @@ class CashierReportAdmin(ModelAdmin):
                 "repeat_30": sum(r["repeat_30"] for r in rows),
                 "repeat_60": sum(r["repeat_60"] for r in rows),
             },
-            "opts": self.model._meta,
         }
-        return render(request, "admin/members/cashier_kpis.html", context)
+        return admin_page(self, request, "admin/members/cashier_kpis.html", context)
