@@ -46,31 +46,27 @@ def adjustment_request(*, member: Member, points: int, reason: str, by: User) ->
 @transaction.atomic
 def adjustment_approve(*, adjustment_id: int, by: User) -> PointsAdjustment:
     """A second staff member accepts a pending adjustment: it is applied, once."""
-    adjustment = _pending(adjustment_id, by)
-    adjustment.status = Status.APPLIED
-    adjustment.approved_by = by
-    adjustment.decided_at = timezone.now()
-    adjustment.save(update_fields=["status", "approved_by", "decided_at"])
+    adjustment = _decide(adjustment_id, by, Status.APPLIED)
     _apply(adjustment)
     return adjustment
 
 
 @transaction.atomic
 def adjustment_reject(*, adjustment_id: int, by: User) -> PointsAdjustment:
-    adjustment = _pending(adjustment_id, by)
-    adjustment.status = Status.REJECTED
-    adjustment.approved_by = by
-    adjustment.decided_at = timezone.now()
-    adjustment.save(update_fields=["status", "approved_by", "decided_at"])
-    return adjustment
+    return _decide(adjustment_id, by, Status.REJECTED)
 
 
-def _pending(adjustment_id: int, by: User) -> PointsAdjustment:
+def _decide(adjustment_id: int, by: User, status: str) -> PointsAdjustment:
+    """Record `by`'s decision on a pending adjustment (locked: one decision wins)."""
     adjustment = PointsAdjustment.objects.select_for_update().get(pk=adjustment_id)
     if adjustment.status != Status.PENDING:
         raise Conflict(_("This adjustment was already decided."))
     if adjustment.requested_by_id == by.pk:
         raise Conflict(_("Someone else than the requester has to approve an adjustment."))
+    adjustment.status = status
+    adjustment.approved_by = by
+    adjustment.decided_at = timezone.now()
+    adjustment.save(update_fields=["status", "approved_by", "decided_at"])
     return adjustment
 
 

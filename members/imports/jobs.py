@@ -5,7 +5,6 @@ not the database: the import's own transaction would hide it until commit.
 """
 
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +105,10 @@ def _run(import_id: int, *, dry_run: bool) -> None:
     _report_keep(job, report)
     if dry_run:
         job.check_summary = _summary_data(summary)
-        _finish(job, status=CardImport.Status.CHECKED, finished=None)
+        _finish(job, status=CardImport.Status.CHECKED)
     else:
         job.import_summary = _summary_data(summary)
-        _finish(job, status=CardImport.Status.DONE, finished=timezone.now())
+        _finish(job, status=CardImport.Status.DONE)
 
 
 def _report_keep(job: CardImport, report: Path) -> None:
@@ -129,10 +128,9 @@ def _summary_data(summary: ImportSummary) -> dict[str, Any]:
     return data
 
 
-def _finish(
-    job: CardImport, *, status: str, error: str = "", finished: datetime | None = None
-) -> None:
+def _finish(job: CardImport, *, status: str, error: str = "") -> None:
+    """A run ended: checked (the job waits for confirmation), done or failed."""
     job.status = status
     job.error = error
-    job.finished_at = finished or (timezone.now() if status == CardImport.Status.FAILED else None)
+    job.finished_at = None if status == CardImport.Status.CHECKED else timezone.now()
     job.save()
