@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import (
     bench_database_url,
     django_setup,
+    ledger_check_exit_code,
     members_with_accounts_insert,
     recreate_database,
 )
@@ -107,16 +108,7 @@ def main() -> int:
     lots, _points, elapsed = expire_until(one_day + timedelta(days=200), workers=2)
     print(f"run again:             {lots:7,} lots in {elapsed:5.2f}s (idempotent: nothing left)")
 
-    from django.core.management import call_command
-
-    print("ledger_check on the expiry benchmark database:")
-    started = time.perf_counter()
-    try:
-        call_command("ledger_check")
-    except SystemExit as exc:
-        return int(exc.code or 1)
-    print(f"(ledger_check took {time.perf_counter() - started:.0f}s)")
-    return 0
+    return ledger_check_exit_code()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, bench_database_url, django_setup, recreate_database
+from run import ROOT, bench_database_url, django_setup, ledger_check_exit_code, recreate_database
 
 SAMPLE_ROWS = 10_000
 FIRST_NAMES = ["Анна", "Иван", "Ольга", "Пётр", "Мария", "Дмитрий", "Елена", "Сергей"]
@@ -182,12 +182,8 @@ def main() -> int:
             f"(c) django-import-export, row by row: {rate:.0f} rows/s on {SAMPLE_ROWS:,} members "
             f"-> {estimate:.0f} s for the file, {estimate / elapsed:.0f}x import_cards"
         )
-    print("ledger_check on the benchmark database:")
-    try:
-        call_command("ledger_check")
-    except SystemExit as exc:
-        return int(exc.code or 1)
-    return 0 if imported == total else 1
+    checked = ledger_check_exit_code()
+    return checked or (0 if imported == total else 1)
 
 
 if __name__ == "__main__":

@@ -542,13 +542,20 @@ def main() -> int:
         f"{served['rate'] / floor[8]:.2f}"
     )
 
+    return ledger_check_exit_code()
+
+
+def ledger_check_exit_code() -> int:
+    """Run `ledger_check` on the benchmark database; every benchmark ends with it."""
     from django.core.management import call_command
 
     print("ledger_check on the benchmark database:")
+    started = time.perf_counter()
     try:
         call_command("ledger_check")
     except SystemExit as exc:
         return int(exc.code or 1)
+    print(f"(ledger_check took {time.perf_counter() - started:.0f}s)")
     return 0
 
 
