@@ -7,9 +7,9 @@ from django.urls import reverse
 
 from loyalty.adjustments import adjustment_approve, adjustment_reject, adjustment_request
 from loyalty.exceptions import Conflict, InvalidRequest
-from loyalty.ledger import Kind
-from loyalty.models import Account, PointsAdjustment
+from loyalty.models import PointsAdjustment
 from loyalty.services import program_settings_update
+from tests.balances import available_points
 
 pytestmark = pytest.mark.django_db
 
@@ -22,29 +22,25 @@ def staff(db):
     return requester, approver
 
 
-def available(member):
-    return Account.objects.get(member=member, kind=Kind.AVAILABLE).balance
-
-
 def test_an_adjustment_within_the_threshold_applies_at_once(card, program, staff):
     requester, _approver = staff
     adjustment = adjustment_request(member=card.member, points=500, reason="goodwill", by=requester)
     assert adjustment.status == "applied"
-    assert available(card.member) == 500
+    assert available_points(card.member) == 500
 
 
 def test_a_large_adjustment_waits_for_someone_else(card, program, staff, ledger_consistent):
     requester, approver = staff
     adjustment = adjustment_request(member=card.member, points=501, reason="lost", by=requester)
     assert adjustment.status == "pending"
-    assert available(card.member) == 0
+    assert available_points(card.member) == 0
     with pytest.raises(Conflict, match="Someone else"):
         adjustment_approve(adjustment_id=adjustment.pk, by=requester)
     adjustment_approve(adjustment_id=adjustment.pk, by=approver)
-    assert available(card.member) == 501
+    assert available_points(card.member) == 501
     with pytest.raises(Conflict, match="already decided"):
         adjustment_approve(adjustment_id=adjustment.pk, by=approver)
-    assert available(card.member) == 501
+    assert available_points(card.member) == 501
 
 
 def test_a_rejected_adjustment_moves_nothing(card, program, staff):
@@ -53,7 +49,7 @@ def test_a_rejected_adjustment_moves_nothing(card, program, staff):
     adjustment_reject(adjustment_id=adjustment.pk, by=approver)
     adjustment.refresh_from_db()
     assert (adjustment.status, adjustment.approved_by) == ("rejected", approver)
-    assert available(card.member) == 0
+    assert available_points(card.member) == 0
 
 
 def test_bad_adjustments_are_refused(card, program, staff):
@@ -89,7 +85,7 @@ def test_the_admin_flow(client, card, program, staff):
     client.force_login(approver)
     changelist = reverse("admin:loyalty_pointsadjustment_changelist")
     client.post(changelist, {"action": "approve", "_selected_action": [adjustment.pk]})
-    assert available(card.member) == 2000
+    assert available_points(card.member) == 2000
 
 
 def test_without_the_permission_there_is_no_approve_action(client, card, program, staff):
@@ -101,4 +97,4 @@ def test_without_the_permission_there_is_no_approve_action(client, card, program
     page = client.get(changelist).content.decode()
     assert 'value="approve"' not in page
     client.post(changelist, {"action": "approve", "_selected_action": [1]})
-    assert available(card.member) == 0
+    assert available_points(card.member) == 0

@@ -9,16 +9,13 @@ from loyalty.ledger import Kind
 from loyalty.ledger_check import ledger_breaches
 from loyalty.models import Account, Lot, Transfer
 from loyalty.services import points_adjust, program_settings_update, purchase_record
+from tests.balances import available_points
 from tests.factories import CardFactory, MemberFactory, PartnerFactory
 from tests.threads import run_together
 
 
 def at(month, day=1, year=2026):
     return datetime(year, month, day, 12, tzinfo=timezone.get_current_timezone())
-
-
-def available(member):
-    return Account.objects.get(member=member, kind=Kind.AVAILABLE).balance
 
 
 @pytest.mark.django_db
@@ -39,9 +36,9 @@ def test_fifo_expiry_takes_what_is_left_of_the_oldest_lot(operator, ledger_consi
     lots = Lot.objects.filter(account__member=card.member).order_by("expires_at")
     assert [lot.remaining for lot in lots] == [0, 130]
     assert lots_expire_due(now=at(1, 2, year=2027)) == 0  # January's lot was spent
-    assert available(card.member) == 130
+    assert available_points(card.member) == 130
     assert lots_expire_due(now=at(3, 2, year=2027)) == 130
-    assert available(card.member) == 0
+    assert available_points(card.member) == 0
 
 
 @pytest.mark.django_db
@@ -53,7 +50,7 @@ def test_expiry_in_small_batches_expires_every_due_lot_once(operator, ledger_con
         points_adjust(member=member, points=5, reason="fresh", now=at(6))
     assert lots_expire_due(now=at(3), batch_size=3) == sum(10 + i for i in range(7))
     assert lots_expire_due(now=at(3), batch_size=3) == 0
-    assert [available(m) for m in members] == [5] * 7
+    assert [available_points(m) for m in members] == [5] * 7
     assert Transfer.objects.filter(code="expiry").count() == 7
 
 
@@ -110,5 +107,5 @@ def test_parallel_expiry_expires_each_lot_once():
         points_adjust(member=member, points=30, reason="old", now=at(1))
         points_adjust(member=member, points=7, reason="new", now=at(6))
     assert lots_expire_due_parallel(now=at(3), workers=3) == 20 * 30
-    assert [available(m) for m in members] == [7] * 20
+    assert [available_points(m) for m in members] == [7] * 20
     assert not ledger_breaches()

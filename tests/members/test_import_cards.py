@@ -16,6 +16,7 @@ from members.ean import ean13_from_serial
 from members.imports.runner import cards_import
 from members.models import Card, Member
 from partners.models import Outlet
+from tests.balances import available_points
 from tests.factories import CardFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,8 +42,7 @@ def report_rows(path):
 
 
 def available(card_number):
-    member = Card.objects.get(number=card_number).member
-    return Account.objects.get(member=member, kind=Kind.AVAILABLE).balance
+    return available_points(Card.objects.get(number=card_number).member)
 
 
 def test_a_clean_file_creates_members_cards_and_opening_balances(tmp_path, operator, program):

@@ -4,10 +4,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from loyalty.ledger import Kind
-from loyalty.models import Account, Purchase
+from loyalty.models import Purchase
 from members.ean import ean13_from_serial
 from members.models import Card, Cashier, TillAction
+from tests.balances import available_points
 from tests.factories import CardFactory, OutletFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,10 +24,6 @@ def cashier(client, operator, instant_program):
 
 def post(client, url_name, **data):
     return client.post(reverse(url_name), data, HTTP_HX_REQUEST="true")
-
-
-def available(member):
-    return Account.objects.get(member=member, kind=Kind.AVAILABLE).balance
 
 
 def test_only_a_signed_in_cashier_reaches_the_till(client, operator):
@@ -95,7 +91,8 @@ def test_a_purchase_earns_and_pays_with_points_and_explains_itself(client, cashi
         key="k2",
     )
     assert 'data-testid="redeemed">10<' in paid.content.decode()
-    assert available(card.member) == 15 - 10 + 0  # 90 paid in money earns nothing at 1 per 100
+    # 15 earned, 10 paid with points; the 90 paid in money earns nothing at 1 per 100.
+    assert available_points(card.member) == 15 - 10 + 0
     purchase = Purchase.objects.get(receipt_id="T-1")
     assert (purchase.outlet, purchase.partner) == (cashier.outlet, cashier.outlet.partner)
     assert TillAction.objects.filter(kind="purchase").count() == 2
@@ -113,7 +110,7 @@ def test_a_return_takes_the_points_back(client, cashier):
     post(client, "till-purchase", card=card.number, amount="1000", receipt="T-5", key="k5")
     page = post(client, "till-refund", receipt="T-5", amount="1000", key="r5").content.decode()
     assert "Returned 1000" in page
-    assert available(card.member) == 0
+    assert available_points(card.member) == 0
     assert TillAction.objects.filter(kind="refund").exists()
 
 
