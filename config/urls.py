@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from loyalty import api as loyalty_api
 from members import api as members_api
+from rewards import api as rewards_api
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -50,6 +51,10 @@ api_v1 = [
         "purchases/<int:purchase_id>/refunds/",
         loyalty_api.RefundCreateApi.as_view(),
         name="purchases-refunds",
+    ),
+    path("vouchers/<str:code>/", rewards_api.VoucherDetailApi.as_view(), name="vouchers-detail"),
+    path(
+        "vouchers/<str:code>/redeem/", rewards_api.VoucherUseApi.as_view(), name="vouchers-redeem"
     ),
 ]
 

@@ -81,7 +81,14 @@ class ProgramSettingsAdmin(ModelAdmin):
         (_("Expiry"), {"fields": ["expiry_months", "expiry_period"]}),
         (
             _("Redemption"),
-            {"fields": ["point_value", "max_redeem_share", "min_balance_to_redeem"]},
+            {
+                "fields": [
+                    "point_value",
+                    "max_redeem_share",
+                    "min_balance_to_redeem",
+                    "refund_expired_vouchers",
+                ]
+            },
         ),
         (
             _("Staff"),

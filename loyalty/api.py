@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,25 +10,21 @@ from rest_framework.views import APIView
 from members.selectors import member_by_card
 from partners.authentication import request_api_key
 
-from .api_base import ERROR_RESPONSES, MoneyField, card_number_field, validated_input
+from .api_base import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_KEY,
+    MoneyField,
+    card_number_field,
+    idempotency_key_header,
+    result_response,
+    validated_input,
+)
 from .club import club_join_by_card
-from .exceptions import InvalidRequest, NotFound
-from .idempotency import OperationResult
+from .exceptions import NotFound
 from .models import ClubPlan, EventBonus, Purchase
 from .selectors import member_balance, purchase_summary, short_balance
 from .services import event_record, purchase_record, refund_record
 from .tiers import member_benefits, tier_snapshot
-
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
-    location=OpenApiParameter.HEADER,
-    required=True,
-    description=(
-        "A unique key per operation (a UUID). Replays return the original response; "
-        "the same key with a different body is refused with 409."
-    ),
-)
 
 
 class BalanceSerializer(serializers.Serializer):
@@ -107,20 +103,6 @@ class RefundOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-def _idempotency_key(request: Request) -> str:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if not key:
-        raise InvalidRequest(_("The Idempotency-Key header is required."), field="Idempotency-Key")
-    return key
-
-
-def _result_response(result: OperationResult) -> Response:
-    response = Response(result.body, status=result.status)
-    if result.replayed:
-        response["Idempotent-Replayed"] = "true"
-    return response
-
-
 class CardBalanceApi(APIView):
     @extend_schema(
         operation_id="cards_balance",
@@ -168,7 +150,7 @@ class PurchaseCreateApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        key = _idempotency_key(request)
+        key = idempotency_key_header(request)
         data = validated_input(self.PurchaseInputSerializer, request.data)
         items = [
             {name: str(value) for name, value in item.items()} for item in data.get("items", [])
@@ -183,7 +165,7 @@ class PurchaseCreateApi(APIView):
             redeem_points=data["redeem_points"],
             idempotency_key=key,
         )
-        return _result_response(result)
+        return result_response(result)
 
 
 class PurchaseDetailApi(APIView):
@@ -224,7 +206,7 @@ class RefundCreateApi(APIView):
         responses={201: RefundOutputSerializer, **ERROR_RESPONSES},
     )
     def post(self, request: Request, purchase_id: int) -> Response:
-        key = _idempotency_key(request)
+        key = idempotency_key_header(request)
         data = validated_input(self.RefundInputSerializer, request.data)
         result = refund_record(
             partner=request_api_key(request).partner,
@@ -232,7 +214,7 @@ class RefundCreateApi(APIView):
             amount=data["amount"],
             idempotency_key=key,
         )
-        return _result_response(result)
+        return result_response(result)
 
 
 class EventOutputSerializer(serializers.Serializer):
@@ -254,7 +236,7 @@ class EventCreateApi(APIView):
         responses={201: EventOutputSerializer, **ERROR_RESPONSES},
     )
     def post(self, request: Request) -> Response:
-        key = _idempotency_key(request)
+        key = idempotency_key_header(request)
         data = validated_input(self.EventInputSerializer, request.data)
         result = event_record(
             partner=request_api_key(request).partner,
@@ -262,7 +244,7 @@ class EventCreateApi(APIView):
             event=data["event"],
             idempotency_key=key,
         )
-        return _result_response(result)
+        return result_response(result)
 
 
 class ClubPlanSerializer(serializers.ModelSerializer):
@@ -312,7 +294,7 @@ class ClubMembershipCreateApi(APIView):
         responses={201: ClubMembershipOutputSerializer, **ERROR_RESPONSES},
     )
     def post(self, request: Request) -> Response:
-        key = _idempotency_key(request)
+        key = idempotency_key_header(request)
         data = validated_input(self.ClubJoinInputSerializer, request.data)
         result = club_join_by_card(
             partner=request_api_key(request).partner,
@@ -320,4 +302,4 @@ class ClubMembershipCreateApi(APIView):
             plan_id=data["plan"],
             idempotency_key=key,
         )
-        return _result_response(result)
+        return result_response(result)

@@ -7,12 +7,14 @@ from django.core.validators import RegexValidator
 from django.db import IntegrityError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .exceptions import LoyaltyError
+from .exceptions import InvalidRequest, LoyaltyError
+from .idempotency import OperationResult
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -102,3 +104,29 @@ def validated_input(serializer_class: type[serializers.Serializer], data: Any) -
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
+    location=OpenApiParameter.HEADER,
+    required=True,
+    description=(
+        "A unique key per operation (a UUID). Replays return the original response; "
+        "the same key with a different body is refused with 409."
+    ),
+)
+
+
+def idempotency_key_header(request: Request) -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise InvalidRequest(_("The Idempotency-Key header is required."), field="Idempotency-Key")
+    return key
+
+
+def result_response(result: OperationResult) -> Response:
+    response = Response(result.body, status=result.status)
+    if result.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response

@@ -2,6 +2,7 @@ import csv
 import io
 import itertools
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import (
+    UnfoldAdminDecimalFieldWidget,
     UnfoldAdminFileFieldWidget,
     UnfoldAdminIntegerFieldWidget,
     UnfoldAdminSelectWidget,
@@ -46,7 +48,8 @@ from loyalty.models import MemberTier, Tier, TierLadder
 from loyalty.program import program_settings
 from loyalty.selectors import member_balance
 from loyalty.tiers import tier_floor_set
-from partners.models import Partner
+from partners.models import OPERATOR_PARTNER_CODE, Partner
+from rewards.services import personal_offer_issue
 
 from .ean import ean13_from_serial
 from .exports import csv_response, xlsx_response
@@ -143,6 +146,46 @@ class PointsAdjustmentForm(forms.Form):
     )
 
 
+class PersonalOfferForm(forms.Form):
+    title = forms.CharField(
+        label=_("Title"),
+        max_length=200,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_("What the member and the cashier see, for example 'A discount just for you'."),
+    )
+    discount_percent = forms.DecimalField(
+        label=_("Percent off"),
+        required=False,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100"),
+        decimal_places=2,
+        widget=UnfoldAdminDecimalFieldWidget,
+    )
+    discount_amount = forms.DecimalField(
+        label=_("Amount off"),
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=14,
+        decimal_places=2,
+        widget=UnfoldAdminDecimalFieldWidget,
+        help_text=_("Leave empty when the offer gives a percent off."),
+    )
+    valid_days = forms.IntegerField(
+        label=_("Valid for (days)"),
+        min_value=1,
+        max_value=366,
+        initial=14,
+        widget=UnfoldAdminIntegerFieldWidget,
+    )
+
+    def clean(self):
+        super().clean()
+        data = self.cleaned_data
+        if (data.get("discount_percent") is None) == (data.get("discount_amount") is None):
+            raise forms.ValidationError(_("Fill in either the percent or the amount off."))
+        return data
+
+
 class SegmentChoiceForm(forms.Form):
     segment = forms.ModelChoiceField(
         label=_("Segment"), queryset=Segment.objects.all(), widget=UnfoldAdminSelectWidget
@@ -212,7 +255,7 @@ class MemberAdmin(ModelAdmin):
     def export_xlsx(self, request, queryset):
         return xlsx_response("members.xlsx", self.EXPORT_FIELDS, self._export_rows(queryset))
 
-    actions_detail = ["tier_floor", "points_adjust"]
+    actions_detail = ["tier_floor", "points_adjust", "personal_offer"]
     fieldsets = [
         (None, {"fields": ["full_name", "phone", "email", "birth_date", "status", "points"]}),
         (_("Tiers"), {"fields": ["held_tiers"]}),
@@ -332,6 +375,34 @@ class MemberAdmin(ModelAdmin):
             % {"threshold": program_settings().adjustment_approval_threshold},
             "form": form,
             "submit_label": _("Save"),
+            "back_url": reverse("admin:members_member_change", args=[member.pk]),
+        }
+        return admin_page(self, request, ACTION_PAGE, context)
+
+    @action(description=_("Issue a personal offer"), url_path="personal-offer")
+    def personal_offer(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A time-limited discount for this member alone, free of points."""
+        member = get_object_or_404(Member, pk=object_id)
+        form = PersonalOfferForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            voucher = personal_offer_issue(
+                member=member, issued_by=_staff(request), **form.cleaned_data
+            )
+            messages.success(
+                request,
+                _("Personal offer %(code)s issued, valid until %(date)s.")
+                % {"code": voucher.display_code, "date": _local_date(voucher.valid_until)},
+            )
+            return HttpResponseRedirect(reverse("admin:members_member_change", args=[member.pk]))
+        context = {
+            "title": _("Issue a personal offer"),
+            "subject": str(member),
+            "intro": _(
+                "The member gets a voucher code for this discount; the till takes it once, "
+                "until it expires. It costs the member no points."
+            ),
+            "form": form,
+            "submit_label": _("Issue"),
             "back_url": reverse("admin:members_member_change", args=[member.pk]),
         }
         return admin_page(self, request, ACTION_PAGE, context)
@@ -473,7 +544,7 @@ class CardBatchAdmin(ModelAdmin):
         form = CardBatchForm(
             request.POST or None,
             initial={
-                "partner": Partner.objects.filter(code="main").first(),
+                "partner": Partner.objects.filter(code=OPERATOR_PARTNER_CODE).first(),
                 "number_prefix": program_settings().card_prefix,
                 "size": 1000,
             },

@@ -314,6 +314,7 @@ class TillAction(models.Model):
         ISSUE = "issue", _("Issued a card")
         PURCHASE = "purchase", _("Recorded a purchase")
         REFUND = "refund", _("Processed a return")
+        VOUCHER = "voucher", _("Took a voucher")
         REFUSED = "refused", _("Refused")
 
     cashier = models.ForeignKey(

@@ -18,6 +18,8 @@ from loyalty.exceptions import CardNotFound, Conflict, NotFound
 from loyalty.idempotency import OperationResult
 from loyalty.models import Purchase
 from loyalty.services import purchase_record, refund_record
+from rewards.selectors import VoucherNotFound, voucher_by_code, voucher_code_like
+from rewards.services import voucher_use
 
 from .models import Card, Cashier, Member, TillAction
 from .selectors import member_by_card, member_by_card_or_phone
@@ -58,15 +60,26 @@ class Found:
 
 
 def till_find(cashier: Cashier, query: str) -> Found:
-    """The member behind a scanned card or a typed phone (None when there is none)."""
+    """The member behind a scanned card, a typed phone or a voucher code (None: nobody)."""
     query = query.strip()
     try:
-        member, card = member_by_card_or_phone(query)
+        if voucher_code_like(query):
+            member, card = _voucher_holder(query)
+        else:
+            member, card = member_by_card_or_phone(query)
     except CardNotFound:
         _audit(cashier, TillAction.Kind.LOOKUP, query=query, found=False)
         return Found(None, None, query)
     _audit(cashier, TillAction.Kind.LOOKUP, member=member, card_number=card.number if card else "")
     return Found(member, card, query)
+
+
+def _voucher_holder(code: str) -> tuple[Member, Card | None]:
+    try:
+        voucher = voucher_by_code(code)
+    except VoucherNotFound:
+        raise CardNotFound() from None
+    return voucher.member, voucher.member.cards.filter(status__in=Card.USABLE).first()
 
 
 def _refuse_own_card(cashier: Cashier, phone: str | None, card_number: str) -> None:
@@ -151,5 +164,26 @@ def till_refund(cashier: Cashier, *, receipt_id: str, amount: Decimal, key: str)
         amount=str(amount),
         points_reversed=result.body["points_reversed"],
         points_returned=result.body["points_returned"],
+    )
+    return result
+
+
+def till_voucher_use(cashier: Cashier, *, code: str, receipt_id: str, key: str) -> OperationResult:
+    """Take a voucher against a receipt; the discount itself is given by the POS."""
+    result = voucher_use(
+        partner=cashier.outlet.partner,
+        outlet=cashier.outlet,
+        code=code,
+        receipt_id=receipt_id,
+        idempotency_key=key,
+    )
+    voucher = voucher_by_code(code)
+    _audit(
+        cashier,
+        TillAction.Kind.VOUCHER,
+        member=voucher.member,
+        voucher=voucher.display_code,
+        receipt_id=receipt_id,
+        title=voucher.title,
     )
     return result

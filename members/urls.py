@@ -15,4 +15,5 @@ urlpatterns = [
     path("issue/", views.till_issue_view, name="till-issue"),
     path("purchase/", views.till_purchase_view, name="till-purchase"),
     path("refund/", views.till_refund_view, name="till-refund"),
+    path("voucher/", views.till_voucher_view, name="till-voucher"),
 ]

@@ -9,16 +9,25 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from loyalty.exceptions import LoyaltyError
 from loyalty.selectors import member_balance
 from loyalty.tiers import member_benefits, tier_snapshot
+from rewards.selectors import vouchers_usable
 
 from .ean import ean13_is_valid
 from .models import Card, Cashier, Member
-from .till import cashier_of, till_find, till_issue, till_purchase, till_refund
+from .till import (
+    cashier_of,
+    till_find,
+    till_issue,
+    till_purchase,
+    till_refund,
+    till_voucher_use,
+)
 
 # Refusals are swapped into the page like answers (htmx is told to swap 422).
 REFUSED = 422
@@ -46,6 +55,7 @@ def _member_context(
         "card": card,
         "balance": member_balance(member),
         "status": member_benefits(member.pk).as_dict(tier_snapshot()),
+        "vouchers": vouchers_usable(member.pk, timezone.now()),
         "key": uuid.uuid4().hex,  # one idempotency key per form shown: a double Enter is one sale
         **extra,
     }
@@ -162,3 +172,21 @@ def till_refund_view(request: HttpRequest, cashier: Cashier) -> HttpResponse:
     except LoyaltyError as error:
         return _refused(request, error.message)
     return render(request, "till/refund_done.html", {"result": result.body})
+
+
+@require_POST
+@cashier_view
+def till_voucher_view(request: HttpRequest, cashier: Cashier) -> HttpResponse:
+    code = request.POST.get("code", "").strip()
+    try:
+        if not code:
+            raise LoyaltyError(_("Scan or type the voucher code."))
+        result = till_voucher_use(
+            cashier,
+            code=code,
+            receipt_id=request.POST.get("receipt", "").strip()[:64],
+            key=request.POST.get("key", "") or uuid.uuid4().hex,
+        )
+    except LoyaltyError as error:
+        return _refused(request, error.message)
+    return render(request, "till/voucher_done.html", {"voucher": result.body})

@@ -151,6 +151,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "VoucherStatusEnum": "rewards.models.Voucher.Status",
+        "RewardKindEnum": "rewards.models.Reward.Kind",
+    },
 }
 
 # Celery: without a broker, tasks run eagerly in-process (demo, development).
@@ -187,6 +191,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {
         "task": "loyalty.tasks.purge_idempotency_keys",
         "schedule": crontab(hour=4, minute=20),
+    },
+    "expire-vouchers": {
+        "task": "rewards.tasks.expire_vouchers",
+        "schedule": 15 * 60,
     },
 }
 

@@ -103,6 +103,14 @@ class ProgramSettings(models.Model):
             "approval."
         ),
     )
+    refund_expired_vouchers = models.BooleanField(
+        _("return points for expired vouchers"),
+        default=False,
+        help_text=_(
+            "When a voucher bought with points expires unused, give its points back "
+            "(as new points with a fresh expiry date). Off: the points are gone."
+        ),
+    )
     card_prefix = models.CharField(
         _("card number prefix"),
         max_length=8,
@@ -240,6 +248,8 @@ class Transfer(models.Model):
         BONUS = "bonus", _("Bonus")
         PARTNER_EARN = "partner_earn", _("Partner: points earned")
         PARTNER_BURN = "partner_burn", _("Partner: points redeemed")
+        REWARD = "reward", _("Reward redeemed")
+        VOUCHER_REFUND = "voucher_refund", _("Expired voucher: points returned")
 
     debit_account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="debits", verbose_name=_("from account")

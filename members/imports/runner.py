@@ -38,7 +38,8 @@ from loyalty.program import points_expire_at, program_settings
 from members.exports import cell_safe
 from members.models import Card, Member
 from members.services import REFERRAL_ALPHABET
-from partners.models import Outlet, Partner
+from partners.models import Outlet
+from partners.selectors import operator_partner
 
 from . import fields as F
 from .reader import Table, UnreadableFile, table_open
@@ -635,7 +636,7 @@ def _rows_insert(cursor: Any, now: datetime) -> None:
     """Members, cards, accounts, opening balance transfers and lots of the new rows."""
     ops = connection.ops
     moment = ops.adapt_datetimefield_value(now)
-    operator = Partner.objects.get(code="main")
+    operator = operator_partner()
     migration = system_account(Kind.MIGRATION)
     checks_deferred = _foreign_key_checks_set_based(cursor, operator.pk, migration.pk)
     cursor.execute(

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from loyalty.ledger_check import ledger_breaches
 from loyalty.models import MemberTier, Purchase, Tier
 from members.models import Card, Member, Segment
+from rewards.models import Reward, Voucher
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,15 @@ def test_the_demo_ships_vip_the_discount_ladder_and_the_club(operator):
     assert MemberTier.objects.filter(tier__ladder__name="Discount").exists()
     assert MemberTier.objects.filter(tier__ladder__name="Club").count() == 2
     assert Segment.objects.get(name="Coffee lovers").members.exists()
+
+
+def test_the_demo_catalogue_has_the_ten_percent_voucher_and_vouchers_bought(operator):
+    call_command("seed_demo", "--members", "40")
+    ten = Reward.objects.get(point_cost=100)
+    assert (ten.kind, ten.discount_percent) == ("percent_discount", Decimal("10.00"))
+    assert Reward.objects.get(name_en__contains="tote").tiers.get().name == "VIP"
+    assert Voucher.objects.filter(reward=ten).exists()
+    assert not ledger_breaches()
 
 
 def test_seed_demo_twice_adds_nothing(operator):

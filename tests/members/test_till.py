@@ -1,5 +1,7 @@
 """The till, request by request: cashiers only, every step audited, no points to oneself."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
@@ -7,6 +9,8 @@ from django.urls import reverse
 from loyalty.models import Purchase
 from members.ean import ean13_from_serial
 from members.models import Card, Cashier, TillAction
+from rewards.models import Voucher
+from rewards.services import personal_offer_issue
 from tests.balances import available_points
 from tests.factories import CardFactory, OutletFactory
 
@@ -241,3 +245,45 @@ def test_cashier_kpis_group_by_cashier_and_outlet(operator, instant_program):
         ("Boris", "North"): (1, 1, 1),
     }
     assert cashier_kpis(issued_at + timedelta(days=1), timezone.now()) == []
+
+
+def _offer(member, title="15% off today"):
+    return personal_offer_issue(
+        member=member, title=title, valid_days=3, discount_percent=Decimal(15)
+    )
+
+
+def test_the_member_panel_lists_vouchers_the_till_can_take(client, cashier):
+    card = CardFactory(partner=cashier.outlet.partner)
+    voucher = _offer(card.member)
+    page = post(client, "till-find", q=card.number).content.decode()
+    assert "15% off today" in page
+    assert voucher.display_code in page
+
+
+def test_a_scanned_voucher_code_finds_its_member(client, cashier):
+    card = CardFactory(partner=cashier.outlet.partner)
+    voucher = _offer(card.member)
+    page = post(client, "till-find", q=voucher.display_code.lower()).content.decode()
+    assert card.number in page
+
+
+def test_taking_a_voucher_uses_it_once_and_is_audited(client, cashier):
+    card = CardFactory(partner=cashier.outlet.partner)
+    voucher = _offer(card.member)
+    done = post(client, "till-voucher", code=voucher.display_code, key="v-1").content.decode()
+    assert "Voucher taken" in done
+    assert "15%" in done
+    voucher.refresh_from_db()
+    assert (voucher.status, voucher.used_outlet) == (Voucher.Status.USED, cashier.outlet)
+    again = post(client, "till-voucher", code=voucher.code, key="v-2")
+    assert again.status_code == 422
+    assert "already used" in again.content.decode()
+    action = TillAction.objects.get(kind="voucher")
+    assert (action.member, action.details["voucher"]) == (card.member, voucher.display_code)
+
+
+def test_an_unknown_voucher_is_refused_plainly(client, cashier):
+    response = post(client, "till-voucher", code="ABCD-EFGH-JKLM", key="v-1")
+    assert response.status_code == 422
+    assert "Voucher not found" in response.content.decode()

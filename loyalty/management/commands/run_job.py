@@ -3,6 +3,7 @@ from collections.abc import Callable
 from django.core.management.base import BaseCommand
 
 from loyalty import tasks
+from rewards import tasks as reward_tasks
 
 # The jobs Celery beat runs, by the names operators type (run here in-process).
 JOBS: dict[str, tuple[Callable[[], int], str]] = {
@@ -11,6 +12,7 @@ JOBS: dict[str, tuple[Callable[[], int], str]] = {
     "recalculate_tiers": (tasks.recalculate_tiers, "tiers moved"),
     "expire_club": (tasks.expire_club_memberships, "club memberships ended"),
     "purge_idempotency_keys": (tasks.purge_idempotency_keys, "old idempotency keys deleted"),
+    "expire_vouchers": (reward_tasks.expire_vouchers, "vouchers expired"),
 }
 
 

@@ -1,7 +1,7 @@
 """Load a demo program: outlets, staff logins, a few hundred members with history."""
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import Group, Permission, User
@@ -13,7 +13,16 @@ from django.utils import timezone
 from loyalty.club import club_join
 from loyalty.exceptions import LoyaltyError
 from loyalty.jobs import lots_expire_due, pending_release_due
-from loyalty.models import ClubPlan, EarningRule, EventBonus, Purchase, Tier, TierLadder
+from loyalty.ledger import Kind
+from loyalty.models import (
+    Account,
+    ClubPlan,
+    EarningRule,
+    EventBonus,
+    Purchase,
+    Tier,
+    TierLadder,
+)
 from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from loyalty.services import program_settings_update, purchase_record, refund_record
 from loyalty.tiers import tier_snapshot_cache_clear, tiers_recalculate_all
@@ -21,7 +30,10 @@ from members.ean import ean13_from_serial
 from members.models import Card, Cashier, Member, Segment
 from members.services import card_issue
 from partners.models import Outlet, Partner
+from partners.selectors import operator_partner
 from partners.services import api_key_create
+from rewards.models import Reward
+from rewards.services import reward_redeem
 
 LOGINS = [
     # username, password, role
@@ -66,7 +78,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026)
 
     def handle(self, *args, members: int, seed: int, **options):
-        operator = Partner.objects.get(code="main")
+        operator = operator_partner()
         if not Outlet.objects.filter(partner=operator, code="central").exists():
             self._seed(operator, members, random.Random(seed))
         self._print_logins(operator)
@@ -94,6 +106,7 @@ class Command(BaseCommand):
         lots_expire_due(now=now)
         tiers_recalculate_all(now=now)
         self._club_and_segment(rng)
+        self._rewards(rng, now)
         self.stdout.write(self.style.SUCCESS(f"Seeded {member_count} members with purchases."))
         call_command("ledger_check", stdout=self.stdout)
 
@@ -184,6 +197,56 @@ class Command(BaseCommand):
             if any(item.get("category") == "coffee" for item in items)
         }
         Segment.objects.get().members.add(*coffee_buyers)
+
+    def _rewards(self, rng: random.Random, now: datetime) -> None:
+        """The catalogue, and a few members who already redeemed from it."""
+        ten_percent = Reward.objects.create(
+            kind=Reward.Kind.PERCENT_DISCOUNT,
+            point_cost=100,
+            discount_percent=Decimal("10"),
+            name_en="10% off your next purchase",
+            name_ru="Скидка 10% на следующую покупку",
+            name_pl="10% zniżki na kolejne zakupy",
+            voucher_valid_days=30,
+        )
+        Reward.objects.create(
+            kind=Reward.Kind.FIXED_DISCOUNT,
+            point_cost=400,
+            discount_amount=Decimal("500"),
+            name_en="500 RUB off",
+            name_ru="Скидка 500 ₽",
+            name_pl="500 RUB zniżki",
+        )
+        Reward.objects.create(
+            kind=Reward.Kind.FREE_PRODUCT,
+            point_cost=150,
+            stock=50,
+            per_member_limit=1,
+            name_en="Free coffee",
+            name_ru="Кофе в подарок",
+            name_pl="Darmowa kawa",
+        )
+        tote = Reward.objects.create(
+            kind=Reward.Kind.GIFT,
+            point_cost=800,
+            stock=20,
+            name_en="Canvas tote bag (VIP)",
+            name_ru="Холщовая сумка (VIP)",
+            name_pl="Torba płócienna (VIP)",
+        )
+        tote.tiers.set(Tier.objects.filter(name="VIP"))
+        Reward.objects.create(
+            kind=Reward.Kind.CHARITY,
+            point_cost=200,
+            name_en="Donate 200 RUB to the food bank",
+            name_ru="Пожертвовать 200 ₽ продовольственному банку",
+            name_pl="Przekaż 200 RUB na bank żywności",
+        )
+        rich = Account.objects.filter(kind=Kind.AVAILABLE, balance__gte=300).order_by("id")
+        for account in rich[:20]:
+            assert account.member_id is not None
+            if rng.random() < 0.5:
+                reward_redeem(member_id=account.member_id, reward_id=ten_percent.pk, now=now)
 
     def _staff_users(self, till_outlet: Outlet) -> None:
         marketers, _ = Group.objects.get_or_create(name="Marketers")

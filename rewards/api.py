@@ -1,0 +1,97 @@
+"""Vouchers at the till, for POS and partner keys."""
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty.api_base import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_KEY,
+    MoneyField,
+    idempotency_key_header,
+    result_response,
+    validated_input,
+)
+from members.models import Card
+from partners.authentication import request_api_key
+
+from .models import Reward, Voucher
+from .selectors import voucher_by_code, voucher_refusal
+from .services import voucher_summary, voucher_use
+
+
+class VoucherSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    display_code = serializers.CharField(help_text="The code in groups of four.")
+    title = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Reward.Kind.choices)
+    source = serializers.ChoiceField(choices=Voucher.Source.choices)  # type: ignore[assignment]
+    reward = serializers.IntegerField(allow_null=True)
+    discount_percent = MoneyField(allow_null=True)
+    discount_amount = MoneyField(allow_null=True)
+    points_spent = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Voucher.Status.choices)
+    issued_at = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField()
+    used_at = serializers.DateTimeField(allow_null=True)
+
+
+class VoucherCheckSerializer(VoucherSerializer):
+    card = serializers.CharField(allow_null=True, help_text="The member's current card.")
+    usable = serializers.BooleanField()
+    refusal = serializers.CharField(allow_null=True, help_text="Why it cannot be used now.")
+
+
+class VoucherDetailApi(APIView):
+    @extend_schema(
+        operation_id="vouchers_check",
+        summary="Check a voucher before the receipt is closed",
+        description="Unknown codes answer 404. The code may be typed with dashes or spaces.",
+        responses={200: VoucherCheckSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request, code: str) -> Response:
+        voucher = voucher_by_code(code)
+        refusal = voucher_refusal(voucher, timezone.now())
+        card = voucher.member.cards.filter(status__in=Card.USABLE).first()
+        return Response(
+            {
+                **voucher_summary(voucher),
+                "card": card.number if card else None,
+                "usable": refusal is None,
+                "refusal": refusal,
+            }
+        )
+
+
+class VoucherUseApi(APIView):
+    class VoucherUseInputSerializer(serializers.Serializer):
+        receipt_id = serializers.CharField(
+            max_length=64, required=False, default="", allow_blank=True
+        )
+
+    @extend_schema(
+        operation_id="vouchers_redeem",
+        summary="Use a voucher: consumed exactly once",
+        description=(
+            "A replay with the same Idempotency-Key answers the first result; any other "
+            "second use answers 409."
+        ),
+        parameters=[IDEMPOTENCY_KEY],
+        request=VoucherUseInputSerializer,
+        responses={200: VoucherSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request, code: str) -> Response:
+        key = idempotency_key_header(request)
+        data = validated_input(self.VoucherUseInputSerializer, request.data)
+        api_key = request_api_key(request)
+        result = voucher_use(
+            partner=api_key.partner,
+            outlet=api_key.outlet,
+            code=code,
+            receipt_id=data["receipt_id"],
+            idempotency_key=key,
+        )
+        return result_response(result)

@@ -1,0 +1,312 @@
+"""Writes of the reward catalogue: redeeming rewards, personal offers, using vouchers.
+
+Locks: a redemption takes the member's accounts, then the reward row (its
+stock), so members redeeming the same reward queue on that row only after
+their own checks passed. Using a voucher locks only the voucher row; expiry
+locks voucher rows, then their members' accounts in ascending member order.
+No path holds accounts while waiting for a voucher, so the orders never cross.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.exceptions import Conflict, InsufficientPoints, InvalidRequest, NotFound
+from loyalty.idempotency import OperationResult, idempotency_claim, request_fingerprint
+from loyalty.ledger import (
+    Code,
+    Kind,
+    available_credit,
+    member_accounts_lock,
+    system_account,
+    transfer_post,
+)
+from loyalty.program import points_expire_at, program_settings
+from loyalty.tiers import member_benefits
+from members.models import Member
+from partners.models import Outlet, Partner
+from partners.selectors import operator_partner
+
+from .models import Reward, Voucher
+from .selectors import (
+    VOUCHER_ALPHABET,
+    VOUCHER_CODE_LENGTH,
+    VoucherNotFound,
+    voucher_code_normalize,
+    voucher_refusal,
+)
+
+
+def voucher_code_new() -> str:
+    return "".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(VOUCHER_CODE_LENGTH))
+
+
+def voucher_summary(voucher: Voucher) -> dict[str, Any]:
+    return {
+        "code": voucher.code,
+        "display_code": voucher.display_code,
+        "title": voucher.title,
+        "kind": voucher.kind,
+        "source": voucher.source,
+        "reward": voucher.reward_id,
+        "discount_percent": _money(voucher.discount_percent),
+        "discount_amount": _money(voucher.discount_amount),
+        "points_spent": voucher.points_spent,
+        "status": voucher.status,
+        "issued_at": voucher.issued_at.isoformat(),
+        "valid_until": voucher.valid_until.isoformat(),
+        "used_at": voucher.used_at.isoformat() if voucher.used_at else None,
+    }
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _voucher_create(**fields: Any) -> Voucher:
+    """Insert a voucher under a fresh random code (a collision, about 1 in 2^60, retries)."""
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return Voucher.objects.create(code=voucher_code_new(), **fields)
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not draw a free voucher code")
+
+
+def reward_available(reward: Reward, now: datetime) -> bool:
+    """Shown and open: active, inside its window, with stock left."""
+    return (
+        reward.is_active
+        and (reward.available_from is None or reward.available_from <= now)
+        and (reward.available_until is None or now < reward.available_until)
+        and (reward.stock is None or reward.stock > 0)
+    )
+
+
+@dataclass(frozen=True)
+class RedeemCheck:
+    """Why a member cannot redeem a reward now, or None when they can."""
+
+    refusal: str | None
+    short_of_points: bool = False
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+    def raise_refusal(self) -> None:
+        if self.refusal is not None:
+            raise (InsufficientPoints if self.short_of_points else Conflict)(self.refusal)
+
+
+def reward_redeem_check(
+    reward: Reward, *, member_id: int, available: int, now: datetime
+) -> RedeemCheck:
+    """Every rule but stock, which is decided under the reward's row lock."""
+    if not reward_available(reward, now):
+        return RedeemCheck(_("This reward is not available now."))
+    tier_ids = {tier.pk for tier in reward.tiers.all()}
+    if tier_ids and not tier_ids & member_benefits(member_id).tier_ids:
+        return RedeemCheck(_("This reward is for members of a higher tier."))
+    if reward.per_member_limit is not None:
+        taken = Voucher.objects.filter(
+            member_id=member_id, reward=reward, points_returned=0
+        ).count()
+        if taken >= reward.per_member_limit:
+            return RedeemCheck(
+                _("You have already redeemed this reward the most times allowed (%(limit)d).")
+                % {"limit": reward.per_member_limit}
+            )
+    minimum = max(reward.point_cost, program_settings().min_balance_to_redeem)
+    if available < minimum:
+        return RedeemCheck(
+            _("Not enough points: %(available)d available, %(cost)d needed.")
+            % {"available": available, "cost": minimum},
+            short_of_points=True,
+        )
+    return RedeemCheck(None)
+
+
+def reward_redeem(
+    *,
+    member_id: int,
+    reward_id: int,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    """Buy a reward with points: debit them (FIFO lots) and issue its voucher.
+
+    A key is scoped to the member, so members cannot replay each other's answers.
+    """
+    operator = operator_partner()
+    fingerprint = request_fingerprint("reward_redeem", member=member_id, reward=reward_id)
+    key = f"member:{member_id}:{idempotency_key}" if idempotency_key is not None else None
+    with transaction.atomic():
+        claim = idempotency_claim(partner=operator, key=key, fingerprint=fingerprint)
+        if claim.replay is not None:
+            return claim.replay
+        voucher = _reward_redeem_locked(member_id, reward_id, operator, now or timezone.now())
+        result = OperationResult(201, voucher_summary(voucher))
+        claim.store(result)
+        return result
+
+
+def _reward_redeem_locked(
+    member_id: int, reward_id: int, operator: Partner, now: datetime
+) -> Voucher:
+    reward = Reward.objects.filter(pk=reward_id).first()
+    if reward is None:
+        raise NotFound(_("No such reward."))
+    accounts = member_accounts_lock(member_id)
+    if not Member.objects.filter(pk=member_id, status=Member.Status.ACTIVE).exists():
+        raise Conflict(_("Only an active member can redeem rewards."))
+    reward_redeem_check(
+        reward, member_id=member_id, available=accounts.available.balance, now=now
+    ).raise_refusal()
+    _stock_take(reward)
+    transfer = transfer_post(
+        debit=accounts.available,
+        credit=system_account(Kind.REDEEMED, operator),
+        amount=reward.point_cost,
+        code=Code.REWARD,
+        reference=f"reward:{reward.pk}",
+        now=now,
+    )
+    return _voucher_create(
+        member_id=member_id,
+        reward=reward,
+        source=Voucher.Source.REDEMPTION,
+        title=reward.name_en or reward.name,
+        kind=reward.kind,
+        discount_percent=reward.discount_percent,
+        discount_amount=reward.discount_amount,
+        points_spent=reward.point_cost,
+        issued_at=now,
+        valid_until=now + timedelta(days=reward.voucher_valid_days),
+        redemption_transfer=transfer,
+    )
+
+
+def _stock_take(reward: Reward) -> None:
+    """Take one item; the conditional update queues concurrent takers on the row."""
+    if reward.stock is None:
+        return
+    taken = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1)
+    if not taken:
+        raise Conflict(_("This reward is out of stock."))
+
+
+def personal_offer_issue(
+    *,
+    member: Member,
+    title: str,
+    valid_days: int,
+    discount_percent: Decimal | None = None,
+    discount_amount: Decimal | None = None,
+    issued_by: AbstractBaseUser | None = None,
+    now: datetime | None = None,
+) -> Voucher:
+    """A time-limited discount for one member, free of points (staff or a journey)."""
+    if (discount_percent is None) == (discount_amount is None):
+        raise InvalidRequest(_("A personal offer gives either a percent or an amount off."))
+    if not title.strip() or valid_days < 1:
+        raise InvalidRequest(_("A personal offer needs a title and at least one day."))
+    now = now or timezone.now()
+    kind = Reward.Kind.PERCENT_DISCOUNT if discount_percent else Reward.Kind.FIXED_DISCOUNT
+    return _voucher_create(
+        member=member,
+        source=Voucher.Source.PERSONAL_OFFER,
+        title=title.strip(),
+        kind=kind,
+        discount_percent=discount_percent,
+        discount_amount=discount_amount,
+        issued_at=now,
+        valid_until=now + timedelta(days=valid_days),
+        issued_by=issued_by,
+    )
+
+
+def voucher_use(
+    *,
+    partner: Partner,
+    code: str,
+    outlet: Outlet | None = None,
+    receipt_id: str = "",
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> OperationResult:
+    """The till consumes a voucher: exactly once, whoever asks at the same moment."""
+    code = voucher_code_normalize(code)
+    fingerprint = request_fingerprint("voucher_use", code=code, receipt_id=receipt_id)
+    with transaction.atomic():
+        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
+        if claim.replay is not None:
+            return claim.replay
+        now = now or timezone.now()
+        voucher = (
+            Voucher.objects.select_for_update(of=("self",))
+            .select_related("member")
+            .filter(code=code)
+            .first()
+        )
+        if voucher is None:
+            raise VoucherNotFound()
+        refusal = voucher_refusal(voucher, now)
+        if refusal is not None:
+            raise Conflict(refusal)
+        voucher.status = Voucher.Status.USED
+        voucher.used_at = now
+        voucher.used_partner = partner
+        voucher.used_outlet = outlet
+        voucher.used_receipt_id = receipt_id
+        voucher.save(
+            update_fields=["status", "used_at", "used_partner", "used_outlet", "used_receipt_id"]
+        )
+        result = OperationResult(200, voucher_summary(voucher))
+        claim.store(result)
+        return result
+
+
+def vouchers_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Close vouchers past their date; give points back if the program says so."""
+    now = now or timezone.now()
+    refund = program_settings().refund_expired_vouchers
+    expired = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Voucher.objects.select_for_update(skip_locked=True)
+                .filter(status=Voucher.Status.ACTIVE, valid_until__lte=now)
+                .order_by("member_id", "id")[:batch_size]
+            )
+            if not due:
+                return expired
+            for voucher in due:
+                _voucher_expire(voucher, refund=refund, now=now)
+            expired += len(due)
+
+
+def _voucher_expire(voucher: Voucher, *, refund: bool, now: datetime) -> None:
+    voucher.status = Voucher.Status.EXPIRED
+    if refund and voucher.points_spent:
+        # Credited as new points (repaying any debt first), expiring by the policy.
+        available_credit(
+            accounts=member_accounts_lock(voucher.member_id),
+            source=system_account(Kind.REDEEMED, operator_partner()),
+            amount=voucher.points_spent,
+            code=Code.VOUCHER_REFUND,
+            expires_at=points_expire_at(program_settings(), now),
+            reference=f"voucher:{voucher.pk}",
+            now=now,
+        )
+        voucher.points_returned = voucher.points_spent
+    voucher.save(update_fields=["status", "points_returned"])
