@@ -76,4 +76,6 @@ urlpatterns = [
     ),
     path("api/v1/", include(api_v1)),
     path("till/", include("members.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("", include("members.cabinet.urls")),
 ]

@@ -466,3 +466,74 @@ def tiers_recalculate_all(*, now: datetime | None = None, batch_size: int = 1000
                     changes.append(change)
             TierChange.objects.bulk_create(changes)
             moved += len(changes)
+
+
+# Progress, for the cabinet ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    """Where a member stands on one ladder: the tier held, and the next goal.
+
+    The goal is the next tier up, or, at the top, keeping the current one over
+    the window. `missing_spend` / `missing_purchases` say what is left to do.
+    """
+
+    ladder: LadderSpec
+    held: TierSpec | None
+    goal: TierSpec | None
+    keeping: bool
+    spend: Decimal
+    purchases: int
+    missing_spend: Decimal | None
+    missing_purchases: int | None
+    percent: int
+
+
+def _progress_towards(goal: TierSpec, spend: Decimal, purchases: int) -> tuple[int, Any, Any]:
+    shares = []
+    missing_spend = missing_purchases = None
+    if goal.min_spend:
+        shares.append(spend / goal.min_spend)
+        missing_spend = max(goal.min_spend - spend, ZERO)
+    if goal.min_purchases:
+        shares.append(Decimal(purchases) / goal.min_purchases)
+        missing_purchases = max(goal.min_purchases - purchases, 0)
+    share = (min(shares) if goal.both_required else max(shares)) if shares else Decimal(1)
+    return int(min(share, Decimal(1)) * 100), missing_spend, missing_purchases
+
+
+def member_tier_progress(member_id: int, now: datetime) -> list[TierProgress]:
+    """The member's progress on every ladder qualified by spending (two queries)."""
+    snapshot = tier_snapshot()
+    ladders = snapshot.qualifying_ladders
+    if not ladders:
+        return []
+    today = timezone.localtime(now).date()
+    totals = _window_totals([member_id], ladders, today)[member_id]
+    held_ids = dict(
+        MemberTier.objects.filter(member_id=member_id).values_list("ladder_id", "tier_id")
+    )
+    progress = []
+    for ladder in ladders:
+        spend, purchases = totals[ladder.id]
+        held = snapshot.tiers.get(held_ids.get(ladder.id, 0))
+        above = [t for t in ladder.tiers if held is None or t.rank > held.rank]
+        goal = above[-1] if above else held
+        percent, missing_spend, missing_purchases = (
+            _progress_towards(goal, spend, purchases) if goal else (100, None, None)
+        )
+        progress.append(
+            TierProgress(
+                ladder=ladder,
+                held=held,
+                goal=goal,
+                keeping=not above,
+                spend=spend,
+                purchases=purchases,
+                missing_spend=missing_spend,
+                missing_purchases=missing_purchases,
+                percent=percent,
+            )
+        )
+    return progress

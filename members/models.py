@@ -358,3 +358,35 @@ class CashierReport(Cashier):
         proxy = True
         verbose_name = _("cashier KPIs")
         verbose_name_plural = _("cashier KPIs")
+
+
+class CardLinkCode(models.Model):
+    """A one-time code proving that a cabinet user holds a card: sent to the
+    card member's phone (or email), typed back into the cabinet."""
+
+    MAX_ATTEMPTS = 5
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="card_link_codes",
+        verbose_name=_("cabinet user"),
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
+    card_number = models.CharField(_("card number"), max_length=13)
+    code_hash = models.CharField(max_length=64)
+    sent_to = models.CharField(_("sent to"), max_length=100)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("card link code")
+        verbose_name_plural = _("card link codes")
+        indexes = [models.Index(fields=["user", "created_at"], name="card_link_user_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.card_number} → {self.sent_to}"

@@ -1,0 +1,174 @@
+"""Writes of the customer cabinet: getting a virtual card, linking a plastic one."""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.exceptions import Conflict, InvalidRequest
+from loyalty.program import program_settings
+from loyalty.services import signup_bonus_award
+from partners.selectors import operator_partner
+
+from ..ean import ean13_from_serial
+from ..models import Card, CardLinkCode, Member
+from ..services import card_number_validate, member_create
+from ..sms import sms_send
+
+CODE_TTL = timedelta(minutes=10)
+CODES_PER_HOUR = 5
+# Virtual cards take random serials under the program prefix followed by 9:
+# batches count up from 1 under the plain prefix and never reach them.
+VIRTUAL_SERIAL_DIGITS = 8
+
+
+def cabinet_member(user: User) -> Member | None:
+    return Member.objects.filter(user=user).first()
+
+
+def _refuse_second_member(user: User) -> None:
+    if Member.objects.filter(user=user).exists():
+        raise Conflict(_("Your account already has a card."))
+
+
+def virtual_card_issue(*, user: User) -> Card:
+    """Self sign-up without a card: a new member with a virtual card and the sign-up bonus."""
+    with transaction.atomic():
+        # Lock the user row: two clicks at once must not make two members.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        _refuse_second_member(user)
+        member = member_create(source=Member.Source.CABINET, email=getattr(user, "email", "") or "")
+        Member.objects.filter(pk=member.pk).update(user=user)
+        operator = operator_partner()
+        card = _virtual_card_create(member, operator)
+        signup_bonus_award(member_id=member.pk, partner=operator)
+        return card
+
+
+def _virtual_card_create(member: Member, operator) -> Card:
+    prefix = program_settings().card_prefix + "9"
+    for _attempt in range(10):
+        serial = secrets.randbelow(10**VIRTUAL_SERIAL_DIGITS)
+        try:
+            with transaction.atomic():
+                return Card.objects.create(
+                    number=ean13_from_serial(prefix, serial),
+                    partner=operator,
+                    member=member,
+                    status=Card.Status.ACTIVE,
+                    is_virtual=True,
+                    issued_at=timezone.now(),
+                )
+        except IntegrityError:
+            continue  # the number is taken: draw another
+    raise Conflict(_("No free virtual card number; try again."))
+
+
+def _code_digest(code: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), code.encode(), hashlib.sha256).hexdigest()
+
+
+def _masked_phone(phone: str) -> str:
+    return f"{phone[:2]} *** ***-{phone[-4:-2]}-{phone[-2:]}"
+
+
+def _masked_email(email: str) -> str:
+    name, _at, domain = email.partition("@")
+    return f"{name[:1]}***@{domain}"
+
+
+def card_link_start(*, user: User, card_number: str) -> CardLinkCode:
+    """Send a one-time code to the phone (or else the email) of the card's member."""
+    card_number = card_number_validate(card_number, field="card")
+    _refuse_second_member(user)
+    recent = CardLinkCode.objects.filter(
+        user=user, created_at__gte=timezone.now() - timedelta(hours=1)
+    )
+    if recent.count() >= CODES_PER_HOUR:
+        raise Conflict(_("Too many codes asked for in the last hour; try again later."))
+    card = (
+        Card.objects.select_related("member")
+        .filter(number=card_number, status__in=Card.USABLE, member__status=Member.Status.ACTIVE)
+        .first()
+    )
+    member = card.member if card is not None else None
+    if member is None or member.user_id is not None:
+        raise InvalidRequest(
+            _("This card cannot be linked: check the number, or ask at the till."), field="card"
+        )
+    if not member.phone and not member.email:
+        raise InvalidRequest(
+            _("This card has no phone or email to send a code to; ask at the till."),
+            field="card",
+        )
+    code = f"{secrets.randbelow(10**6):06d}"
+    link = CardLinkCode.objects.create(
+        user=user,
+        member=member,
+        card_number=card_number,
+        code_hash=_code_digest(code),
+        sent_to=_masked_phone(member.phone) if member.phone else _masked_email(member.email),
+        expires_at=timezone.now() + CODE_TTL,
+    )
+    _code_send(member, card_number, code)
+    return link
+
+
+def _code_send(member: Member, card_number: str, code: str) -> None:
+    """By text message to the card's phone, or else by email (the row is saved first)."""
+    text = _("Your code to link card %(card)s: %(code)s. It is valid for 10 minutes.") % {
+        "card": card_number,
+        "code": code,
+    }
+    if member.phone:
+        sms_send(member.phone, text)
+    else:
+        send_mail(_("Your card link code"), text, None, [member.email])
+
+
+def card_link_confirm(*, user: User, link_id: int, code: str) -> Member:
+    """Link the card's member to the user if the code matches (5 tries, 10 minutes)."""
+    with transaction.atomic():
+        link = (
+            CardLinkCode.objects.select_for_update()
+            .filter(pk=link_id, user=user, used_at__isnull=True)
+            .first()
+        )
+        refusal = _link_refusal(link)
+        if link is not None and refusal is None:
+            if hmac.compare_digest(link.code_hash, _code_digest(code.strip())):
+                return _link_complete(user, link)
+            # The wrong attempt is committed before the refusal is raised.
+            link.attempts += 1
+            link.save(update_fields=["attempts"])
+            left = CardLinkCode.MAX_ATTEMPTS - link.attempts
+            refusal = (
+                _("Wrong code; %(left)d tries left.") % {"left": left}
+                if left
+                else _("Wrong code; ask for a new one.")
+            )
+    raise InvalidRequest(refusal, field="code")
+
+
+def _link_refusal(link: CardLinkCode | None) -> str | None:
+    if link is None or link.expires_at <= timezone.now():
+        return _("This code has expired; ask for a new one.")
+    if link.attempts >= CardLinkCode.MAX_ATTEMPTS:
+        return _("Too many wrong codes; ask for a new one.")
+    return None
+
+
+def _link_complete(user: User, link: CardLinkCode) -> Member:
+    _refuse_second_member(user)
+    if not Member.objects.filter(pk=link.member_id, user__isnull=True).update(user=user):
+        raise InvalidRequest(_("This card was linked to another account."), field="code")
+    link.used_at = timezone.now()
+    link.save(update_fields=["used_at"])
+    return Member.objects.get(pk=link.member_id)

@@ -1,0 +1,231 @@
+"""The customer cabinet: thin views over members.cabinet and rewards services."""
+
+import uuid
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from loyalty.exceptions import LoyaltyError
+from loyalty.tiers import member_benefits, member_tier_progress, tier_snapshot
+from rewards.models import Reward
+from rewards.services import reward_redeem, reward_redeem_check
+
+from ..models import CardLinkCode, Member
+from .images import barcode_svg, qr_svg
+from .selectors import (
+    HISTORY_KINDS,
+    cabinet_balance,
+    history_entry,
+    member_card,
+    member_history,
+    member_vouchers,
+    reward_catalogue,
+)
+from .services import card_link_confirm, card_link_start, virtual_card_issue
+
+HISTORY_PAGE_SIZE = 25
+
+MemberView = Callable[..., HttpResponse]
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in customer (the views are all behind login_required)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+def member_view(view: MemberView) -> Callable[..., HttpResponse]:
+    """Signed in and holding a card: the view gets the member. Without a card,
+    the cabinet starts by linking one or getting a virtual one."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        member = Member.objects.filter(user=_user(request)).first()
+        if member is None:
+            return HttpResponseRedirect(reverse("cabinet-start"))
+        return view(request, member, *args, **kwargs)
+
+    return wrapper
+
+
+@require_GET
+@member_view
+def home(request: HttpRequest, member: Member) -> HttpResponse:
+    now = timezone.now()
+    card = member_card(member)
+    return render(
+        request,
+        "cabinet/home.html",
+        {
+            "member": member,
+            "balance": cabinet_balance(member, now),
+            "progress": member_tier_progress(member.pk, now),
+            "benefits": member_benefits(member.pk),
+            "card": card,
+            "card_barcode": barcode_svg(card.number) if card else "",
+            "card_qr": qr_svg(card.number) if card else "",
+        },
+    )
+
+
+@require_GET
+@login_required
+def start(request: HttpRequest) -> HttpResponse:
+    if Member.objects.filter(user=_user(request)).exists():
+        return HttpResponseRedirect(reverse("cabinet-home"))
+    return render(request, "cabinet/start.html", {})
+
+
+@require_POST
+@login_required
+def virtual_card(request: HttpRequest) -> HttpResponse:
+    try:
+        virtual_card_issue(user=_user(request))
+    except LoyaltyError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Your virtual card is ready. Show it at the till."))
+    return HttpResponseRedirect(reverse("cabinet-home"))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def link_card(request: HttpRequest) -> HttpResponse:
+    """Step 1: the card number; a code goes to the phone or email on the card."""
+    error = ""
+    if request.method == "POST":
+        try:
+            link = card_link_start(user=_user(request), card_number=request.POST.get("card", ""))
+        except LoyaltyError as refusal:
+            error = refusal.message
+        else:
+            return HttpResponseRedirect(reverse("cabinet-link-confirm", args=[link.pk]))
+    return render(
+        request,
+        "cabinet/link_card.html",
+        {"error": error, "card": request.POST.get("card", "")},
+        status=422 if error else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def link_card_confirm(request: HttpRequest, link_id: int) -> HttpResponse:
+    """Step 2: the code typed back links the card's member to this account."""
+    link = CardLinkCode.objects.filter(pk=link_id, user=_user(request)).first()
+    if link is None:
+        raise Http404
+    error = ""
+    if request.method == "POST":
+        try:
+            card_link_confirm(user=_user(request), link_id=link.pk, code=request.POST.get("code", ""))
+        except LoyaltyError as refusal:
+            error = refusal.message
+        else:
+            messages.success(request, _("Your card is linked."))
+            return HttpResponseRedirect(reverse("cabinet-home"))
+    return render(
+        request,
+        "cabinet/link_confirm.html",
+        {"link": link, "error": error},
+        status=422 if error else 200,
+    )
+
+
+def _date_param(request: HttpRequest, name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.GET.get(name, ""))
+    except ValueError:
+        return None
+
+
+@require_GET
+@member_view
+def history(request: HttpRequest, member: Member) -> HttpResponse:
+    kind = request.GET.get("kind", "")
+    start, end = _date_param(request, "from"), _date_param(request, "to")
+    transfers = member_history(member, kind=kind, start=start, end=end)
+    page = Paginator(transfers, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    entries = [history_entry(transfer, member.pk) for transfer in page]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "cabinet/history.html",
+        {
+            "page": page,
+            "entries": entries,
+            "kinds": [(key, label) for key, (label, _codes) in HISTORY_KINDS.items()],
+            "kind": kind,
+            "start": start,
+            "end": end,
+            "query": query.urlencode(),
+        },
+    )
+
+
+@require_GET
+@member_view
+def rewards(request: HttpRequest, member: Member) -> HttpResponse:
+    balance = cabinet_balance(member, timezone.now())
+    items = reward_catalogue(balance.available, timezone.now())
+    return render(
+        request,
+        "cabinet/rewards.html",
+        {"items": items, "balance": balance, "tiers": tier_snapshot()},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@member_view
+def reward_detail(request: HttpRequest, member: Member, reward_id: int) -> HttpResponse:
+    """The confirmation step: what the reward costs and gives; POST redeems it."""
+    reward = Reward.objects.filter(pk=reward_id, is_active=True).first()
+    if reward is None:
+        raise Http404
+    now = timezone.now()
+    balance = cabinet_balance(member, now)
+    if request.method == "POST":
+        try:
+            reward_redeem(
+                member_id=member.pk,
+                reward_id=reward.pk,
+                idempotency_key=request.POST.get("key") or None,
+            )
+        except LoyaltyError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Done! Your voucher is below."))
+            return HttpResponseRedirect(reverse("cabinet-vouchers"))
+    check = reward_redeem_check(reward, member_id=member.pk, available=balance.available, now=now)
+    return render(
+        request,
+        "cabinet/reward_detail.html",
+        {"reward": reward, "balance": balance, "check": check, "key": uuid.uuid4().hex},
+    )
+
+
+@require_GET
+@member_view
+def vouchers(request: HttpRequest, member: Member) -> HttpResponse:
+    now = timezone.now()
+    shown = []
+    for voucher in member_vouchers(member)[:50]:
+        usable = voucher.status == voucher.Status.ACTIVE and voucher.valid_until > now
+        barcode = barcode_svg(voucher.code) if usable else ""
+        shown.append({"voucher": voucher, "usable": usable, "barcode": barcode})
+    return render(request, "cabinet/vouchers.html", {"vouchers": shown})

@@ -1,0 +1,277 @@
+"""The customer cabinet: sign-up, a virtual card or a linked one, balance, history, rewards."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+from django.utils import timezone
+
+from loyalty.models import EventBonus
+from loyalty.services import points_adjust, purchase_record
+from members.models import Card, CardLinkCode, Member
+from rewards.models import Reward, Voucher
+from rewards.services import reward_redeem
+from tests import sms
+from tests.factories import CardFactory, OutletFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _sms_outbox(settings):
+    settings.SMS_BACKEND = "tests.sms.outbox_send"
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()
+
+
+@pytest.fixture
+def customer(client, operator, program):
+    user = User.objects.create_user("anna", email="anna@example.com", password="pw-test-only")
+    client.force_login(user)
+    return user
+
+
+def sent_code() -> str:
+    _phone, text = sms.outbox[-1]
+    return re.search(r"\b(\d{6})\b", text).group(1)
+
+
+def test_signing_up_by_email_leads_to_getting_a_card(client, operator, program):
+    response = client.post(
+        reverse("account_signup"),
+        {
+            "email": "new@example.com",
+            "password1": "a-long-Passw0rd",
+            "password2": "a-long-Passw0rd",
+        },
+    )
+    assert response.status_code == 302
+    home = client.get(reverse("cabinet-home"))
+    assert home.url == reverse("cabinet-start")
+    assert "Get a virtual card" in client.get(home.url).content.decode()
+
+
+def test_a_virtual_card_comes_with_the_signup_bonus(client, customer):
+    EventBonus.objects.create(event="signup", points=100)
+    response = client.post(reverse("cabinet-virtual-card"))
+    assert response.url == reverse("cabinet-home")
+    member = Member.objects.get(user=customer)
+    card = Card.objects.get(member=member)
+    assert (card.is_virtual, card.status, member.source, member.email) == (
+        True,
+        "active",
+        "cabinet",
+        "anna@example.com",
+    )
+    page = client.get(reverse("cabinet-home")).content.decode()
+    assert 'data-testid="available">100<' in page
+    assert "<svg" in page  # the barcode and the QR code, inline
+    assert card.number in page
+
+
+def test_a_second_virtual_card_is_refused(client, customer):
+    client.post(reverse("cabinet-virtual-card"))
+    client.post(reverse("cabinet-virtual-card"))
+    assert Card.objects.filter(member__user=customer).count() == 1
+
+
+def test_linking_a_card_with_the_code_sent_to_its_phone(client, customer, operator):
+    card = CardFactory(partner=operator)
+    response = client.post(reverse("cabinet-link-card"), {"card": card.number})
+    assert response.status_code == 302
+    phone, text = sms.outbox[-1]
+    assert phone == card.member.phone
+    assert card.number in text
+    page = client.get(response.url).content.decode()
+    assert card.member.phone[-2:] in page
+    assert card.member.phone not in page  # masked
+    done = client.post(response.url, {"code": sent_code()})
+    assert done.url == reverse("cabinet-home")
+    card.member.refresh_from_db()
+    assert card.member.user == customer
+
+
+def test_a_wrong_code_counts_and_five_end_the_attempt(client, customer, operator):
+    card = CardFactory(partner=operator)
+    url = client.post(reverse("cabinet-link-card"), {"card": card.number}).url
+    code = sent_code()
+    wrong = "000000" if code != "000000" else "111111"
+    first = client.post(url, {"code": wrong})
+    assert first.status_code == 422
+    assert "4 tries left" in first.content.decode()
+    for _attempt in range(4):
+        client.post(url, {"code": wrong})
+    refused = client.post(url, {"code": code})
+    assert "Too many wrong codes" in refused.content.decode()
+    card.member.refresh_from_db()
+    assert card.member.user is None
+
+
+def test_an_expired_code_links_nothing(client, customer, operator):
+    card = CardFactory(partner=operator)
+    url = client.post(reverse("cabinet-link-card"), {"card": card.number}).url
+    CardLinkCode.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = client.post(url, {"code": sent_code()})
+    assert "expired" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [("123", "13 digits"), ("2000000000015", "cannot be linked")],
+    ids=["malformed", "unknown"],
+)
+def test_a_card_that_cannot_be_linked_is_explained(client, customer, number, message):
+    response = client.post(reverse("cabinet-link-card"), {"card": number})
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert not sms.outbox
+
+
+def test_a_card_already_in_another_account_cannot_be_linked(client, customer, operator):
+    card = CardFactory(partner=operator)
+    other = User.objects.create_user("bob", email="bob@example.com", password="pw-test-only")
+    Member.objects.filter(pk=card.member_id).update(user=other)
+    response = client.post(reverse("cabinet-link-card"), {"card": card.number})
+    assert response.status_code == 422
+    assert not sms.outbox
+
+
+def test_codes_are_limited_per_hour(client, customer, operator):
+    card = CardFactory(partner=operator)
+    for _attempt in range(5):
+        client.post(reverse("cabinet-link-card"), {"card": card.number})
+    response = client.post(reverse("cabinet-link-card"), {"card": card.number})
+    assert "Too many codes" in response.content.decode()
+    assert len(sms.outbox) == 5
+
+
+def test_nobody_opens_another_users_code_page(client, customer, operator):
+    card = CardFactory(partner=operator)
+    url = client.post(reverse("cabinet-link-card"), {"card": card.number}).url
+    client.force_login(User.objects.create_user("eve", password="pw-test-only"))
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"code": sent_code()}).status_code == 404
+
+
+@pytest.fixture
+def linked(client, customer, operator):
+    card = CardFactory(partner=operator)
+    Member.objects.filter(pk=card.member_id).update(user=customer)
+    return card
+
+
+def test_the_home_page_shows_pending_points_and_when_they_arrive(client, linked, operator):
+    outlet = OutletFactory(partner=operator, name="Central store")
+    purchase_record(
+        partner=operator, outlet=outlet, card_number=linked.number, receipt_id="R1", amount=1250
+    )
+    page = client.get(reverse("cabinet-home")).content.decode()
+    assert 'data-testid="pending">12<' in page
+    assert "arrive on" in page
+
+
+def test_points_expiring_within_thirty_days_are_shown(client, linked):
+    long_ago = timezone.now() - timedelta(days=350)
+    points_adjust(member=linked.member, points=70, reason="old points", now=long_ago)
+    page = client.get(reverse("cabinet-home")).content.decode()
+    assert 'data-testid="expiring">70<' in page
+
+
+def test_history_explains_each_movement_and_filters(client, linked, operator):
+    outlet = OutletFactory(partner=operator, name="Central store")
+    purchase_record(
+        partner=operator, outlet=outlet, card_number=linked.number, receipt_id="R1", amount=1250
+    )
+    points_adjust(member=linked.member, points=5, reason="sorry")
+    page = client.get(reverse("cabinet-history")).content.decode()
+    assert "Purchase at Central store" in page
+    assert "+12" in page
+    assert "1 per 100" in page  # the rule behind the points
+    earned = client.get(reverse("cabinet-history"), {"kind": "adjustments"}).content.decode()
+    assert "Purchase at Central store" not in earned
+    assert "+5" in earned
+    future = (timezone.now() + timedelta(days=2)).date().isoformat()
+    assert (
+        "Nothing here yet"
+        in client.get(reverse("cabinet-history"), {"from": future}).content.decode()
+    )
+
+
+def test_history_is_paginated(client, linked):
+    for n in range(30):
+        points_adjust(member=linked.member, points=1, reason=f"r{n}")
+    first = client.get(reverse("cabinet-history")).content.decode()
+    assert "Page 1 of 2" in first
+    second = client.get(reverse("cabinet-history"), {"page": 2}).content.decode()
+    assert second.count("<li>") < first.count("<li>")
+
+
+def test_the_catalogue_marks_what_the_member_can_afford(client, linked):
+    points_adjust(member=linked.member, points=150, reason="balance")
+    Reward.objects.create(kind="gift", name_en="Mug", point_cost=100)
+    Reward.objects.create(kind="gift", name_en="Umbrella", point_cost=400)
+    page = client.get(reverse("cabinet-rewards")).content.decode()
+    assert "Mug" in page
+    assert "250 points to go" in page
+
+
+def test_redeeming_a_reward_shows_the_voucher_once(client, linked):
+    points_adjust(member=linked.member, points=150, reason="balance")
+    reward = Reward.objects.create(
+        kind="percent_discount", name_en="10% off", point_cost=100, discount_percent=Decimal(10)
+    )
+    url = reverse("cabinet-reward", args=[reward.pk])
+    key = re.search(r'name="key" value="(\w+)"', client.get(url).content.decode()).group(1)
+    client.post(url, {"key": key})
+    response = client.post(url, {"key": key})  # a double tap
+    assert response.url == reverse("cabinet-vouchers")
+    voucher = Voucher.objects.get()
+    page = client.get(reverse("cabinet-vouchers")).content.decode()
+    assert voucher.display_code in page
+    assert "<svg" in page
+
+
+def test_a_reward_out_of_reach_cannot_be_confirmed(client, linked):
+    reward = Reward.objects.create(kind="gift", name_en="Bike", point_cost=10_000)
+    page = client.get(reverse("cabinet-reward", args=[reward.pk])).content.decode()
+    assert "Not enough points" in page
+    assert "confirm-redeem" not in page
+    client.post(reverse("cabinet-reward", args=[reward.pk]), {"key": "k"})
+    assert not Voucher.objects.exists()
+
+
+def test_members_see_only_their_own_vouchers(client, linked, operator):
+    other = CardFactory(partner=operator)
+    points_adjust(member=other.member, points=100, reason="balance")
+    reward = Reward.objects.create(kind="gift", name_en="Mug", point_cost=100)
+    theirs = reward_redeem(member_id=other.member_id, reward_id=reward.pk).body["display_code"]
+    assert theirs not in client.get(reverse("cabinet-vouchers")).content.decode()
+
+
+def test_the_cabinet_needs_a_login(client, operator):
+    for name in ["cabinet-home", "cabinet-history", "cabinet-rewards", "cabinet-vouchers"]:
+        response = client.get(reverse(name))
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("account_login"))
+
+
+def test_the_cabinet_speaks_the_chosen_language(client, linked):
+    client.post(reverse("set_language"), {"language": "ru", "next": "/"})
+    page = client.get(reverse("cabinet-home")).content.decode()
+    assert "Доступно баллов" in page
+    assert '<html lang="ru">' in page
+
+
+def test_failed_logins_are_rate_limited(client, operator):
+    User.objects.create_user("zoe", email="zoe@example.com", password="pw-test-only")
+    for _attempt in range(5):
+        client.post(reverse("account_login"), {"login": "zoe@example.com", "password": "wrong"})
+    response = client.post(
+        reverse("account_login"), {"login": "zoe@example.com", "password": "pw-test-only"}
+    )
+    assert response.status_code in (200, 429)
+    assert "_auth_user_id" not in client.session
