@@ -7,7 +7,15 @@ import segno
 from barcode.writer import SVGWriter
 from django.utils.safestring import SafeString, mark_safe
 
-_BARCODE_OPTIONS = {"module_height": 14, "font_size": 6, "text_distance": 3, "quiet_zone": 3}
+# Bars 0.35 mm wide and 18 mm high: about 5 cm across, easy for a till scanner
+# to read off a phone screen.
+_BARCODE_OPTIONS = {
+    "module_width": 0.35,
+    "module_height": 18,
+    "font_size": 8,
+    "text_distance": 4,
+    "quiet_zone": 4,
+}
 
 
 def _inline(svg: bytes) -> SafeString:
@@ -26,4 +34,6 @@ def barcode_svg(value: str) -> SafeString:
 
 
 def qr_svg(value: str) -> SafeString:
-    return mark_safe(segno.make(value, error="m").svg_inline(scale=5, title=value))  # noqa: S308
+    # Without a fixed size (a viewBox only), the page's CSS decides how big it is.
+    qr = segno.make(value, error="m")
+    return mark_safe(qr.svg_inline(scale=5, omitsize=True, title=value))  # noqa: S308
