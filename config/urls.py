@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from loyalty import api as loyalty_api
 from members import api as members_api
+from members.cabinet import api as me_api
 from rewards import api as rewards_api
 
 
@@ -52,6 +53,16 @@ api_v1 = [
         loyalty_api.RefundCreateApi.as_view(),
         name="purchases-refunds",
     ),
+    path("me/", me_api.MeApi.as_view(), name="me"),
+    path("me/token/", me_api.TokenObtainApi.as_view(), name="me-token"),
+    path("me/history/", me_api.MeHistoryApi.as_view(), name="me-history"),
+    path("me/rewards/", me_api.MeRewardsApi.as_view(), name="me-rewards"),
+    path(
+        "me/rewards/<int:reward_id>/redeem/",
+        me_api.MeRewardRedeemApi.as_view(),
+        name="me-rewards-redeem",
+    ),
+    path("me/vouchers/", me_api.MeVouchersApi.as_view(), name="me-vouchers"),
     path("vouchers/<str:code>/", rewards_api.VoucherDetailApi.as_view(), name="vouchers-detail"),
     path(
         "vouchers/<str:code>/redeem/", rewards_api.VoucherUseApi.as_view(), name="vouchers-redeem"

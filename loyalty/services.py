@@ -429,8 +429,11 @@ def referrer_bonus_award(*, referrer_id: int, referee_id: int, partner: Partner)
 
 
 @transaction.atomic
-def signup_bonus_award(*, member_id: int, partner: Partner, now: datetime | None = None) -> int:
-    bonus = event_bonuses_snapshot().get(EventBonus.Event.SIGNUP)
+def one_time_bonus_award(
+    *, member_id: int, event: str, partner: Partner, now: datetime | None = None
+) -> int:
+    """A bonus given once in a member's life (sign-up, completed profile); 0 if given."""
+    bonus = event_bonuses_snapshot().get(event)
     if bonus is None:
         return 0
     accounts = member_accounts_lock(member_id)

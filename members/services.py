@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 
 from loyalty.exceptions import CardNotFound, Conflict, InvalidRequest
 from loyalty.ledger import member_accounts_create
-from loyalty.services import signup_bonus_award
+from loyalty.models import EventBonus
+from loyalty.services import one_time_bonus_award
 from partners.models import Outlet, Partner
 
 from .ean import ean13_from_serial, ean13_is_valid
@@ -146,7 +147,12 @@ def card_issue(
     card.issued_by = issued_by  # type: ignore[assignment]
     card.save(update_fields=["member", "status", "issued_at", "outlet", "issued_by"])
     if created:
-        signup_bonus_award(member_id=member.pk, partner=partner, now=card.issued_at)
+        one_time_bonus_award(
+            member_id=member.pk,
+            event=EventBonus.Event.SIGNUP,
+            partner=partner,
+            now=card.issued_at,
+        )
     return CardIssueResult(card=card, member=member, created=True)
 
 

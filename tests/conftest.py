@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import translation
 from rest_framework.test import APIClient
@@ -28,7 +29,9 @@ def _default_language():
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
-    # Transactional tests truncate tables, so cached row ids must not outlive a test.
+    # Transactional tests truncate tables, so cached row ids must not outlive a test;
+    # rate limits and throttles count in Django's cache, so each test starts at zero.
+    cache.clear()
     system_account_cache_clear()
     program_settings_cache_clear()
     earning_rules_cache_clear()

@@ -2,13 +2,14 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Min, Q, QuerySet, Sum
+from django.db.models import F, Min, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.ledger import Code, Kind
-from loyalty.models import Account, Lot, Transfer
+from loyalty.models import Account, EventAward, EventBonus, Lot, Transfer
 from rewards.models import Reward, Voucher
 from rewards.services import reward_available
 
@@ -151,3 +152,83 @@ def reward_catalogue(available: int, now: datetime) -> list[CatalogueItem]:
 
 def member_vouchers(member: Member) -> QuerySet[Voucher]:
     return Voucher.objects.filter(member=member).order_by("-issued_at", "-id")
+
+
+@dataclass(frozen=True)
+class ReferralResults:
+    invited: int
+    purchased: int
+    points: int
+
+
+def referral_results(member: Member) -> ReferralResults:
+    """Friends who joined with the member's code, those who bought, and the points earned."""
+    friends = Member.objects.filter(referred_by=member)
+    points = EventAward.objects.filter(
+        member=member, event=EventBonus.Event.REFERRAL, period__startswith="referred:"
+    ).aggregate(points=Sum("points"))["points"]
+    return ReferralResults(
+        invited=friends.count(),
+        purchased=friends.filter(purchases__isnull=False).distinct().count(),
+        points=points or 0,
+    )
+
+
+def member_data_export(member: Member) -> dict[str, Any]:
+    """Everything we hold about the member, as JSON-ready data (the right of access)."""
+    account_ids = list(Account.objects.filter(member=member).values_list("id", flat=True))
+    transfers = Transfer.objects.filter(
+        Q(debit_account_id__in=account_ids) | Q(credit_account_id__in=account_ids)
+    ).order_by("id")
+    return {
+        "member": _plain(
+            Member.objects.filter(pk=member.pk).values(
+                "id",
+                "full_name",
+                "phone",
+                "email",
+                "birth_date",
+                "consent_email",
+                "consent_sms",
+                "consent_push",
+                "consents_updated_at",
+                "status",
+                "referral_code",
+                "source",
+                "created_at",
+            )
+        )[0],
+        "balances": dict(Account.objects.filter(member=member).values_list("kind", "balance")),
+        "cards": _plain(
+            Card.objects.filter(member=member).values("number", "status", "is_virtual", "issued_at")
+        ),
+        "purchases": _plain(
+            member.purchases.order_by("id").values(
+                "id", "receipt_id", "amount", "points_earned", "points_redeemed", "created_at"
+            )
+        ),
+        "transfers": _plain(
+            transfers.values("id", "code", "amount", "created_at", "reference").annotate(
+                debit=F("debit_account__kind"), credit=F("credit_account__kind")
+            )
+        ),
+        "vouchers": _plain(
+            member.vouchers.order_by("id").values(
+                "code", "title", "status", "points_spent", "issued_at", "valid_until", "used_at"
+            )
+        ),
+        "tiers": _plain(member.tiers.values("ladder__name", "tier__name", "since")),
+    }
+
+
+def _plain(rows: Any) -> list[dict[str, Any]]:
+    """Rows with dates, times and decimals as strings."""
+    return [{key: _plain_value(value) for key, value in row.items()} for row in rows]
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

@@ -3,7 +3,8 @@
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -13,8 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import Conflict, InvalidRequest
+from loyalty.ledger import member_accounts_lock
+from loyalty.models import EventBonus
 from loyalty.program import program_settings
-from loyalty.services import signup_bonus_award
+from loyalty.services import one_time_bonus_award
 from partners.selectors import operator_partner
 
 from ..ean import ean13_from_serial
@@ -38,17 +41,24 @@ def _refuse_second_member(user: User) -> None:
         raise Conflict(_("Your account already has a card."))
 
 
-def virtual_card_issue(*, user: User) -> Card:
-    """Self sign-up without a card: a new member with a virtual card and the sign-up bonus."""
+def virtual_card_issue(*, user: User, referral_code: str = "") -> Card:
+    """Self sign-up without a card: a new member with a virtual card and the sign-up bonus.
+
+    A friend's referral code (from their invitation link) makes this a referral:
+    both get the referral bonus after this member's first purchase.
+    """
     with transaction.atomic():
         # Lock the user row: two clicks at once must not make two members.
         User.objects.select_for_update().filter(pk=user.pk).first()
         _refuse_second_member(user)
         member = member_create(source=Member.Source.CABINET, email=getattr(user, "email", "") or "")
-        Member.objects.filter(pk=member.pk).update(user=user)
+        referrer = Member.objects.filter(
+            referral_code=referral_code.strip().upper(), status=Member.Status.ACTIVE
+        ).first()
+        Member.objects.filter(pk=member.pk).update(user=user, referred_by=referrer)
         operator = operator_partner()
         card = _virtual_card_create(member, operator)
-        signup_bonus_award(member_id=member.pk, partner=operator)
+        one_time_bonus_award(member_id=member.pk, event=EventBonus.Event.SIGNUP, partner=operator)
         return card
 
 
@@ -172,3 +182,66 @@ def _link_complete(user: User, link: CardLinkCode) -> Member:
     link.used_at = timezone.now()
     link.save(update_fields=["used_at"])
     return Member.objects.get(pk=link.member_id)
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    full_name: str
+    email: str
+    birth_date: date | None
+    consent_email: bool
+    consent_sms: bool
+    consent_push: bool
+
+
+def profile_update(*, member: Member, change: ProfileChange) -> int:
+    """Save the member's profile and consents; returns the bonus points the save earned.
+
+    A profile with a name, phone, email and birth date earns the one-time
+    "profile completed" bonus (if the program has one).
+    """
+    with transaction.atomic():
+        # Compared with the stored row: a bound ModelForm has already changed `member`.
+        member = Member.objects.get(pk=member.pk)
+        consents = ("consent_email", "consent_sms", "consent_push")
+        consents_changed = any(getattr(member, name) != getattr(change, name) for name in consents)
+        for name, value in asdict(change).items():
+            setattr(member, name, value)
+        if consents_changed:
+            member.consents_updated_at = timezone.now()
+        member.save(update_fields=[*asdict(change), "consents_updated_at"])
+        if not (member.full_name and member.phone and member.email and member.birth_date):
+            return 0
+        return one_time_bonus_award(
+            member_id=member.pk,
+            event=EventBonus.Event.PROFILE_COMPLETED,
+            partner=operator_partner(),
+        )
+
+
+def member_anonymise(*, member: Member, user: User) -> None:
+    """Delete the account: personal data goes, the ledger's figures stay.
+
+    The member row is kept (its transfers, purchases and lots reference it)
+    with every personal field cleared; cards are blocked so nobody earns on
+    them; the login itself is deleted.
+    """
+    with transaction.atomic():
+        member_accounts_lock(member.pk)
+        Member.objects.filter(pk=member.pk).update(
+            phone=None,
+            email="",
+            full_name="",
+            birth_date=None,
+            consent_email=False,
+            consent_sms=False,
+            consent_push=False,
+            consents_updated_at=timezone.now(),
+            external_id=None,
+            status=Member.Status.ANONYMISED,
+            user=None,
+        )
+        Card.objects.filter(member=member, status__in=Card.USABLE).update(
+            status=Card.Status.BLOCKED
+        )
+        user.delete()

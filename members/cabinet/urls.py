@@ -12,4 +12,8 @@ urlpatterns = [
     path("rewards/", views.rewards, name="cabinet-rewards"),
     path("rewards/<int:reward_id>/", views.reward_detail, name="cabinet-reward"),
     path("vouchers/", views.vouchers, name="cabinet-vouchers"),
+    path("profile/", views.profile, name="cabinet-profile"),
+    path("profile/export/", views.data_export, name="cabinet-export"),
+    path("profile/delete/", views.account_delete, name="cabinet-delete"),
+    path("join/<str:code>/", views.join, name="cabinet-join"),
 ]

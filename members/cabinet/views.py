@@ -5,12 +5,14 @@ from collections.abc import Callable
 from datetime import date
 from functools import wraps
 
+from django import forms
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,13 +31,23 @@ from .selectors import (
     cabinet_balance,
     history_entry,
     member_card,
+    member_data_export,
     member_history,
     member_vouchers,
+    referral_results,
     reward_catalogue,
 )
-from .services import card_link_confirm, card_link_start, virtual_card_issue
+from .services import (
+    ProfileChange,
+    card_link_confirm,
+    card_link_start,
+    member_anonymise,
+    profile_update,
+    virtual_card_issue,
+)
 
 HISTORY_PAGE_SIZE = 25
+REFERRAL_SESSION_KEY = "referral_code"
 
 MemberView = Callable[..., HttpResponse]
 
@@ -94,7 +106,9 @@ def start(request: HttpRequest) -> HttpResponse:
 @login_required
 def virtual_card(request: HttpRequest) -> HttpResponse:
     try:
-        virtual_card_issue(user=_user(request))
+        virtual_card_issue(
+            user=_user(request), referral_code=request.session.get(REFERRAL_SESSION_KEY, "")
+        )
     except LoyaltyError as error:
         messages.error(request, error.message)
     else:
@@ -132,7 +146,9 @@ def link_card_confirm(request: HttpRequest, link_id: int) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            card_link_confirm(user=_user(request), link_id=link.pk, code=request.POST.get("code", ""))
+            card_link_confirm(
+                user=_user(request), link_id=link.pk, code=request.POST.get("code", "")
+            )
         except LoyaltyError as refusal:
             error = refusal.message
         else:
@@ -229,3 +245,77 @@ def vouchers(request: HttpRequest, member: Member) -> HttpResponse:
         barcode = barcode_svg(voucher.code) if usable else ""
         shown.append({"voucher": voucher, "usable": usable, "barcode": barcode})
     return render(request, "cabinet/vouchers.html", {"vouchers": shown})
+
+
+@require_GET
+def join(request: HttpRequest, code: str) -> HttpResponse:
+    """A friend's invitation link: remember the code, then sign up."""
+    request.session[REFERRAL_SESSION_KEY] = code[:12]
+    return HttpResponseRedirect(reverse("account_signup"))
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = Member
+        fields = [
+            "full_name",
+            "email",
+            "birth_date",
+            "consent_email",
+            "consent_sms",
+            "consent_push",
+        ]
+        widgets = {"birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+
+@require_http_methods(["GET", "POST"])
+@member_view
+def profile(request: HttpRequest, member: Member) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=member)
+    if request.method == "POST" and form.is_valid():
+        change = ProfileChange(
+            **{name: form.cleaned_data[name] for name in ProfileForm.Meta.fields}
+        )
+        bonus = profile_update(member=member, change=change)
+        messages.success(request, _("Saved."))
+        if bonus:
+            messages.success(
+                request,
+                _("Thank you for completing your profile: +%(points)d points.") % {"points": bonus},
+            )
+        return HttpResponseRedirect(reverse("cabinet-profile"))
+    invite = request.build_absolute_uri(reverse("cabinet-join", args=[member.referral_code]))
+    return render(
+        request,
+        "cabinet/profile.html",
+        {
+            "form": form,
+            "member": member,
+            "invite_url": invite,
+            "referrals": referral_results(member),
+        },
+    )
+
+
+@require_GET
+@member_view
+def data_export(request: HttpRequest, member: Member) -> HttpResponse:
+    response = JsonResponse(member_data_export(member), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = 'attachment; filename="my-loyalty-data.json"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@member_view
+def account_delete(request: HttpRequest, member: Member) -> HttpResponse:
+    """Deleting needs the password again: a borrowed phone must not be enough."""
+    user = _user(request)
+    error = ""
+    if request.method == "POST":
+        if user.check_password(request.POST.get("password", "")):
+            member_anonymise(member=member, user=user)
+            logout(request)
+            messages.success(request, _("Your account was deleted. Thank you for being with us."))
+            return HttpResponseRedirect(reverse("account_login"))
+        error = _("The password is not right.")
+    return render(request, "cabinet/delete.html", {"error": error}, status=422 if error else 200)

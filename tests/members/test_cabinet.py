@@ -9,12 +9,14 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from loyalty.models import EventBonus
+from loyalty.ledger_check import ledger_breaches
+from loyalty.models import EventAward, EventBonus
 from loyalty.services import points_adjust, purchase_record
 from members.models import Card, CardLinkCode, Member
 from rewards.models import Reward, Voucher
 from rewards.services import reward_redeem
 from tests import sms
+from tests.balances import available_points
 from tests.factories import CardFactory, OutletFactory
 
 pytestmark = pytest.mark.django_db
@@ -275,3 +277,81 @@ def test_failed_logins_are_rate_limited(client, operator):
     )
     assert response.status_code in (200, 429)
     assert "_auth_user_id" not in client.session
+
+
+def profile_form(**fields):
+    data = {"full_name": "Anna Nowak", "email": "anna@example.com", "birth_date": "1990-05-17"}
+    return {**data, **fields}
+
+
+def test_completing_the_profile_earns_the_bonus_once(client, linked):
+    EventBonus.objects.create(event="profile_completed", points=50)
+    first = client.post(reverse("cabinet-profile"), profile_form(), follow=True)
+    assert "+50 points" in first.content.decode()
+    client.post(reverse("cabinet-profile"), profile_form(full_name="Anna N."))
+    linked.member.refresh_from_db()
+    assert linked.member.full_name == "Anna N."
+    assert EventAward.objects.filter(member=linked.member, event="profile_completed").count() == 1
+
+
+def test_consents_are_saved_with_the_time_they_changed(client, linked):
+    client.post(reverse("cabinet-profile"), profile_form(consent_sms="on"))
+    linked.member.refresh_from_db()
+    assert (linked.member.consent_sms, linked.member.consent_email) == (True, False)
+    changed_at = linked.member.consents_updated_at
+    assert changed_at is not None
+    client.post(reverse("cabinet-profile"), profile_form(consent_sms="on", full_name="A."))
+    linked.member.refresh_from_db()
+    assert linked.member.consents_updated_at == changed_at  # consents untouched this time
+
+
+def test_a_bad_birth_date_is_explained(client, linked):
+    response = client.post(reverse("cabinet-profile"), profile_form(birth_date="17.05.1990x"))
+    assert response.status_code == 200
+    assert "valid date" in response.content.decode()
+
+
+def test_a_friend_who_signs_up_through_the_invitation_is_a_referral(client, customer, linked):
+    invite = client.get(reverse("cabinet-profile")).content.decode()
+    assert f"/join/{linked.member.referral_code}/" in invite
+    client.logout()
+    client.get(reverse("cabinet-join", args=[linked.member.referral_code]))
+    friend = User.objects.create_user("friend", email="f@example.com", password="pw-test-only")
+    client.force_login(friend)
+    client.post(reverse("cabinet-virtual-card"))
+    assert Member.objects.get(user=friend).referred_by == linked.member
+    client.force_login(customer)
+    assert "Friends joined: 1" in client.get(reverse("cabinet-profile")).content.decode()
+
+
+def test_the_data_export_holds_the_members_data_and_no_one_elses(client, linked, operator):
+    other = CardFactory(partner=operator)
+    points_adjust(member=linked.member, points=15, reason="mine")
+    points_adjust(member=other.member, points=99, reason="theirs")
+    response = client.get(reverse("cabinet-export"))
+    assert response["Content-Disposition"].startswith("attachment")
+    data = response.json()
+    assert data["member"]["phone"] == linked.member.phone
+    assert [card["number"] for card in data["cards"]] == [linked.number]
+    assert [t["amount"] for t in data["transfers"]] == [15]
+    assert other.member.phone not in response.content.decode()
+
+
+def test_deleting_the_account_anonymises_and_keeps_the_ledger(client, linked):
+    points_adjust(member=linked.member, points=40, reason="balance")
+    refused = client.post(reverse("cabinet-delete"), {"password": "wrong"})
+    assert refused.status_code == 422
+    response = client.post(reverse("cabinet-delete"), {"password": "pw-test-only"})
+    assert response.url == reverse("account_login")
+    member = Member.objects.get(pk=linked.member_id)
+    assert (member.status, member.phone, member.email, member.full_name, member.user) == (
+        "anonymised",
+        None,
+        "",
+        "",
+        None,
+    )
+    assert Card.objects.get(pk=linked.pk).status == "blocked"
+    assert not User.objects.filter(username="anna").exists()
+    assert available_points(member) == 40
+    assert not ledger_breaches()

@@ -1,0 +1,258 @@
+"""`/api/v1/me/`: the cabinet for a mobile app, with the same rules as the web pages.
+
+Authenticated by the cabinet's session or by `Authorization: Token <token>`
+(from `POST /api/v1/me/token/`). Every answer is about the signed-in member
+only: there is no member id in any URL.
+"""
+
+from typing import Any
+
+import django_filters
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, permissions, serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from loyalty.api_base import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_KEY,
+    MoneyField,
+    idempotency_key_header,
+    result_response,
+    validated_input,
+)
+from loyalty.models import Transfer
+from loyalty.tiers import member_benefits, tier_snapshot
+from rewards.api import VoucherSerializer
+from rewards.services import reward_redeem, voucher_summary
+
+from ..models import Member
+from .selectors import (
+    HISTORY_KINDS,
+    cabinet_balance,
+    history_entry,
+    member_card,
+    member_history,
+    member_vouchers,
+    reward_catalogue,
+)
+
+
+class MemberApiView(APIView):
+    """A view about the signed-in user's member, found once per request."""
+
+    authentication_classes = [SessionAuthentication, TokenAuthentication]
+    permission_classes = [permissions.IsAuthenticated]
+    member: Member
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        user = request.user if isinstance(request.user, User) else None
+        member = Member.objects.filter(user=user, status=Member.Status.ACTIVE).first()
+        if user is None or member is None:
+            raise exceptions.PermissionDenied(
+                _("Sign in to the cabinet and link or get a card first.")
+            )
+        self.member = member
+
+
+class TokenObtainApi(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+
+    class TokenInputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        password = serializers.CharField(max_length=200)
+
+    class TokenOutputSerializer(serializers.Serializer):
+        token = serializers.CharField()
+
+    @extend_schema(
+        operation_id="me_token",
+        summary="A token for the mobile app, for the cabinet's email and password",
+        request=TokenInputSerializer,
+        responses={200: TokenOutputSerializer, **ERROR_RESPONSES},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = validated_input(self.TokenInputSerializer, request.data)
+        user = authenticate(request._request, email=data["email"], password=data["password"])
+        if not isinstance(user, User):
+            raise exceptions.AuthenticationFailed(_("The email or password is not right."))
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+class MeSerializer(serializers.Serializer):
+    class MeBalanceSerializer(serializers.Serializer):
+        available = serializers.IntegerField()
+        pending = serializers.IntegerField()
+        debt = serializers.IntegerField()
+        next_release = serializers.DateField(allow_null=True)
+        next_release_points = serializers.IntegerField()
+        expiring_soon = serializers.IntegerField(help_text="Points expiring within 30 days.")
+        expiring_first = serializers.DateField(allow_null=True)
+
+    full_name = serializers.CharField()
+    phone = serializers.CharField(allow_null=True)
+    email = serializers.CharField()
+    card = serializers.CharField(allow_null=True)
+    referral_code = serializers.CharField()
+    balance = MeBalanceSerializer()
+    tiers = serializers.ListField(child=serializers.CharField())
+    discount_percent = MoneyField()
+
+
+class MeApi(MemberApiView):
+    @extend_schema(
+        operation_id="me",
+        summary="The signed-in member: profile, card, balance and status",
+        responses={200: MeSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        member = self.member
+        card = member_card(member)
+        benefits = member_benefits(member.pk)
+        snapshot = tier_snapshot()
+        return Response(
+            MeSerializer(
+                {
+                    "full_name": member.full_name,
+                    "phone": member.phone,
+                    "email": member.email,
+                    "card": card.number if card else None,
+                    "referral_code": member.referral_code,
+                    "balance": cabinet_balance(member, timezone.now()),
+                    "tiers": [snapshot.tiers[t.id].name for t in benefits.tiers],
+                    "discount_percent": benefits.discount_percent,
+                }
+            ).data
+        )
+
+
+class HistoryFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(
+        choices=[(key, label) for key, (label, _codes) in HISTORY_KINDS.items()],
+        method="filter_kind",
+    )
+    date_from = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
+    date_to = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
+
+    class Meta:
+        model = Transfer
+        fields = ["kind", "date_from", "date_to"]
+
+    def filter_kind(self, queryset: Any, name: str, value: str) -> Any:
+        return queryset.filter(code__in=HISTORY_KINDS[value][1])
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="transfer.id")
+    code = serializers.CharField(source="transfer.code")
+    description = serializers.CharField(source="transfer.get_code_display")
+    points = serializers.IntegerField(help_text="Signed: what the member's points did.")
+    pending = serializers.BooleanField()
+    outlet = serializers.CharField(source="transfer.purchase.outlet.name", allow_null=True)
+    receipt_id = serializers.CharField(source="transfer.purchase.receipt_id", allow_null=True)
+    created_at = serializers.DateTimeField(source="transfer.created_at")
+
+
+class HistoryPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = HistoryEntrySerializer(many=True)
+
+
+class HistoryPagination(PageNumberPagination):
+    page_size = 25
+    max_page_size = 100
+    page_size_query_param = "page_size"
+
+
+class MeHistoryApi(MemberApiView):
+    @extend_schema(
+        operation_id="me_history",
+        summary="Every movement of the member's points, newest first",
+        parameters=[
+            OpenApiParameter(
+                "kind", str, enum=list(HISTORY_KINDS), description="Only this kind of movement."
+            ),
+            OpenApiParameter("date_from", OpenApiTypes.DATE, description="From this day on."),
+            OpenApiParameter("date_to", OpenApiTypes.DATE, description="Up to this day."),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int, description="Up to 100; 25 by default."),
+        ],
+        responses={200: HistoryPageSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        filters = HistoryFilter(request.query_params, queryset=member_history(self.member))
+        if not filters.is_valid():
+            raise serializers.ValidationError(filters.errors)
+        paginator = HistoryPagination()
+        page: list[Transfer] = paginator.paginate_queryset(filters.qs, request, view=self) or []
+        entries = [history_entry(transfer, self.member.pk) for transfer in page]
+        return paginator.get_paginated_response(HistoryEntrySerializer(entries, many=True).data)
+
+
+class CatalogueItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="reward.id")
+    name = serializers.CharField(source="reward.name")
+    description = serializers.CharField(source="reward.description")
+    kind = serializers.CharField(source="reward.kind")
+    point_cost = serializers.IntegerField(source="reward.point_cost")
+    stock = serializers.IntegerField(source="reward.stock", allow_null=True)
+    affordable = serializers.BooleanField()
+    missing = serializers.IntegerField(help_text="Points still to collect.")
+
+
+class MeRewardsApi(MemberApiView):
+    @extend_schema(
+        operation_id="me_rewards",
+        summary="The catalogue, with what the member can afford now",
+        responses={200: CatalogueItemSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        available = cabinet_balance(self.member, timezone.now()).available
+        items = reward_catalogue(available, timezone.now())
+        return Response(CatalogueItemSerializer(items, many=True).data)
+
+
+class MeRewardRedeemApi(MemberApiView):
+    @extend_schema(
+        operation_id="me_rewards_redeem",
+        summary="Redeem a reward: points are debited and a voucher issued",
+        parameters=[IDEMPOTENCY_KEY],
+        request=None,
+        responses={201: VoucherSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request, reward_id: int) -> Response:
+        result = reward_redeem(
+            member_id=self.member.pk,
+            reward_id=reward_id,
+            idempotency_key=idempotency_key_header(request),
+        )
+        return result_response(result)
+
+
+class MeVouchersApi(MemberApiView):
+    @extend_schema(
+        operation_id="me_vouchers",
+        summary="The member's vouchers, newest first",
+        responses={200: VoucherSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        vouchers = [voucher_summary(v) for v in member_vouchers(self.member)[:200]]
+        return Response(VoucherSerializer(vouchers, many=True).data)
