@@ -390,3 +390,23 @@ class CardLinkCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.card_number} → {self.sent_to}"
+
+
+class CabinetPhone(models.Model):
+    """The phone a cabinet login signs in with (django-allauth keeps no phones itself)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="cabinet_phone",
+        verbose_name=_("cabinet user"),
+    )
+    phone = models.CharField(_("phone"), max_length=16, unique=True)
+    verified = models.BooleanField(_("verified"), default=False)
+
+    class Meta:
+        verbose_name = _("cabinet phone")
+        verbose_name_plural = _("cabinet phones")
+
+    def __str__(self) -> str:
+        return self.phone

@@ -114,13 +114,22 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",  # the cabinet, by email
 ]
 
-# The customer cabinet (django-allauth): sign-up and login by email, password
-# reset, optional TOTP. Failed logins and resets are rate-limited (allauth's
+# The customer cabinet (django-allauth): sign-up and login by email or phone,
+# password reset, optional TOTP. Failed logins and resets are rate-limited (allauth's
 # defaults, kept in the cache: production requires Redis for it).
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "cabinet-home"
-ACCOUNT_LOGIN_METHODS = {"email"}
-ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+# Sign up with an email, a phone (verified by a texted code) or both; sign in with either.
+ACCOUNT_LOGIN_METHODS = {"email", "phone"}
+ACCOUNT_SIGNUP_FIELDS = ["email", "phone", "password1*", "password2*"]
+ACCOUNT_FORMS = {"signup": "members.cabinet.forms.CabinetSignupForm"}
+ACCOUNT_ADAPTER = "members.cabinet.adapter.CabinetAccountAdapter"
+ACCOUNT_PHONE_VERIFICATION_SUPPORTS_RESEND = True
+# Six digits, like the card-linking code: typed from a text message on a keypad.
+ACCOUNT_PHONE_VERIFICATION_CODE_FORMAT = {"length": 6, "numeric": True, "dashed": False}
+# allauth warns when neither sign-in field is required on its own; our sign-up
+# form (members.cabinet.forms) requires one of the two, which allauth cannot see.
+SILENCED_SYSTEM_CHECKS = ["account.W001"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"

@@ -21,7 +21,7 @@ from loyalty.services import one_time_bonus_award
 from partners.selectors import operator_partner
 
 from ..ean import ean13_from_serial
-from ..models import Card, CardLinkCode, Member
+from ..models import CabinetPhone, Card, CardLinkCode, Member
 from ..services import card_number_validate, member_create
 from ..sms import sms_send
 
@@ -51,7 +51,9 @@ def virtual_card_issue(*, user: User, referral_code: str = "") -> Card:
         # Lock the user row: two clicks at once must not make two members.
         User.objects.select_for_update().filter(pk=user.pk).first()
         _refuse_second_member(user)
-        member = member_create(source=Member.Source.CABINET, email=getattr(user, "email", "") or "")
+        member = member_create(
+            source=Member.Source.CABINET, email=user.email, phone=_verified_free_phone(user)
+        )
         referrer = Member.objects.filter(
             referral_code=referral_code.strip().upper(), status=Member.Status.ACTIVE
         ).first()
@@ -60,6 +62,25 @@ def virtual_card_issue(*, user: User, referral_code: str = "") -> Card:
         card = _virtual_card_create(member, operator)
         one_time_bonus_award(member_id=member.pk, event=EventBonus.Event.SIGNUP, partner=operator)
         return card
+
+
+def _verified_free_phone(user: User) -> str | None:
+    """The user's verified sign-in phone, unless another member already holds it."""
+    row = CabinetPhone.objects.filter(user=user, verified=True).first()
+    if row is None or Member.objects.filter(phone=row.phone).exists():
+        return None
+    return row.phone
+
+
+def phone_member_link(*, user: User, phone: str) -> Member | None:
+    """The user just proved they hold `phone`: link the member it was issued to, if free."""
+    with transaction.atomic():
+        if Member.objects.filter(user=user).exists():
+            return None
+        linked = Member.objects.filter(
+            phone=phone, user__isnull=True, status=Member.Status.ACTIVE
+        ).update(user=user)
+        return Member.objects.get(user=user) if linked else None
 
 
 def _virtual_card_create(member: Member, operator) -> Card:

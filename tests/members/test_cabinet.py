@@ -12,7 +12,7 @@ from django.utils import timezone
 from loyalty.ledger_check import ledger_breaches
 from loyalty.models import EventAward, EventBonus
 from loyalty.services import points_adjust, purchase_record
-from members.models import Card, CardLinkCode, Member
+from members.models import CabinetPhone, Card, CardLinkCode, Member
 from rewards.models import Reward, Voucher
 from rewards.services import reward_redeem
 from tests import sms
@@ -355,3 +355,55 @@ def test_deleting_the_account_anonymises_and_keeps_the_ledger(client, linked):
     assert not User.objects.filter(username="anna").exists()
     assert available_points(member) == 40
     assert not ledger_breaches()
+
+
+def signup_by_phone(client, phone="8 (913) 555-12-34"):
+    return client.post(
+        reverse("account_signup"),
+        {"phone": phone, "password1": "a-long-Passw0rd", "password2": "a-long-Passw0rd"},
+    )
+
+
+def test_signing_up_by_phone_verifies_it_and_links_the_card_issued_to_it(client, operator):
+    card = CardFactory(partner=operator, member__phone="+79135551234")
+    response = signup_by_phone(client)
+    assert response.status_code == 302
+    phone, text = sms.outbox[-1]
+    assert phone == "+79135551234"
+    verify = client.post(response.url, {"code": re.search(r"(\d{6})$", text).group(1)})
+    assert verify.status_code == 302
+    user = CabinetPhone.objects.get(phone="+79135551234").user
+    card.member.refresh_from_db()
+    assert card.member.user == user
+    page = client.get(reverse("cabinet-home")).content.decode()
+    assert card.number in page
+
+
+def test_a_new_phone_gets_a_virtual_card_with_that_phone(client, operator, program):
+    response = signup_by_phone(client, "+7 913 555 00 77")
+    code = re.search(r"(\d{6})$", sms.outbox[-1][1]).group(1)
+    client.post(response.url, {"code": code})
+    client.post(reverse("cabinet-virtual-card"))
+    member = Member.objects.get(user__cabinet_phone__phone="+79135550077")
+    assert member.phone == "+79135550077"
+
+
+def test_members_sign_in_with_their_phone_too(client, operator):
+    user = User.objects.create_user("p", password="pw-test-only")
+    CabinetPhone.objects.create(user=user, phone="+79135550000", verified=True)
+    client.post(reverse("account_login"), {"login": "9135550000", "password": "pw-test-only"})
+    assert client.session.get("_auth_user_id") == str(user.pk)
+
+
+def test_signing_up_needs_an_email_or_a_phone(client, operator):
+    response = client.post(
+        reverse("account_signup"), {"password1": "a-long-Passw0rd", "password2": "a-long-Passw0rd"}
+    )
+    assert response.status_code == 200
+    assert "email or a phone" in response.content.decode()
+    assert not User.objects.exists()
+
+
+def test_an_unreadable_phone_is_explained(client, operator):
+    response = signup_by_phone(client, "12-34")
+    assert "valid phone number" in response.content.decode()

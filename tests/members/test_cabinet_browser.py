@@ -49,6 +49,7 @@ def test_a_customer_links_a_card_and_redeems_a_reward(
     page.fill("input[name=email]", "anna@example.com")
     page.fill("input[name=password1]", "a-long-Passw0rd")
     page.fill("input[name=password2]", "a-long-Passw0rd")
+    page.screenshot(path=artifacts_dir / "cabinet-signup-phone.png", full_page=True)
     page.get_by_role("button", name="Sign Up").click()
 
     page.get_by_role("link", name="Link my card").click()
