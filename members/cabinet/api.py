@@ -17,7 +17,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -40,7 +39,7 @@ from ..models import Member
 from .selectors import (
     HISTORY_KINDS,
     cabinet_balance,
-    history_entry,
+    history_page,
     member_card,
     member_history,
     member_vouchers,
@@ -170,41 +169,47 @@ class HistoryEntrySerializer(serializers.Serializer):
 
 
 class HistoryPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = HistoryEntrySerializer(many=True)
-
-
-class HistoryPagination(PageNumberPagination):
-    page_size = 25
-    max_page_size = 100
-    page_size_query_param = "page_size"
+    page = serializers.IntegerField()
+    has_next = serializers.BooleanField(help_text="Whether `page + 1` holds older entries.")
+    results = HistoryEntrySerializer(many=True, source="entries")
 
 
 class MeHistoryApi(MemberApiView):
+    class HistoryQuerySerializer(serializers.Serializer):
+        page = serializers.IntegerField(min_value=1, max_value=100_000, default=1)
+        page_size = serializers.IntegerField(min_value=1, max_value=100, default=25)
+
     @extend_schema(
         operation_id="me_history",
         summary="Every movement of the member's points, newest first",
+        description="Pages are not counted (a member may have 100,000 transfers): "
+        "follow `has_next`.",
         parameters=[
             OpenApiParameter(
                 "kind", str, enum=list(HISTORY_KINDS), description="Only this kind of movement."
             ),
             OpenApiParameter("date_from", OpenApiTypes.DATE, description="From this day on."),
             OpenApiParameter("date_to", OpenApiTypes.DATE, description="Up to this day."),
-            OpenApiParameter("page", int),
+            OpenApiParameter("page", int, description="1 for the newest."),
             OpenApiParameter("page_size", int, description="Up to 100; 25 by default."),
         ],
         responses={200: HistoryPageSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
+        paging = validated_input(self.HistoryQuerySerializer, request.query_params)
         filters = HistoryFilter(request.query_params, queryset=member_history(self.member))
         if not filters.is_valid():
             raise serializers.ValidationError(filters.errors)
-        paginator = HistoryPagination()
-        page: list[Transfer] = paginator.paginate_queryset(filters.qs, request, view=self) or []
-        entries = [history_entry(transfer, self.member.pk) for transfer in page]
-        return paginator.get_paginated_response(HistoryEntrySerializer(entries, many=True).data)
+        page = history_page(
+            self.member, filters.qs, number=paging["page"], size=paging["page_size"]
+        )
+        return Response(
+            {
+                "page": page.number,
+                "has_next": page.has_next,
+                "results": HistoryEntrySerializer(page.entries, many=True).data,
+            }
+        )
 
 
 class CatalogueItemSerializer(serializers.Serializer):

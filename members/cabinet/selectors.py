@@ -112,9 +112,39 @@ def member_history(
         transfers = transfers.filter(created_at__date__gte=start)
     if end is not None:
         transfers = transfers.filter(created_at__date__lte=end)
-    return transfers.select_related("purchase__outlet", "debit_account", "credit_account").order_by(
-        "-created_at", "-id"
+    return transfers.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    number: int
+    entries: list[HistoryEntry]
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def history_page(
+    member: Member, transfers: QuerySet[Transfer], *, number: int, size: int
+) -> HistoryPage:
+    """One page of `transfers` (from `member_history`), newest first.
+
+    Nothing is counted (a member may have 100,000 transfers): the page's ids
+    come from a top-N over the transfer table alone, one more than a page to
+    know whether another follows, then those rows are read with their joins.
+    """
+    number = max(number, 1)
+    offset = (number - 1) * size
+    ids = list(transfers.values_list("id", flat=True)[offset : offset + size + 1])
+    rows = (
+        Transfer.objects.filter(id__in=ids[:size])
+        .select_related("purchase__outlet", "debit_account", "credit_account")
+        .order_by("-created_at", "-id")
     )
+    entries = [history_entry(transfer, member.pk) for transfer in rows]
+    return HistoryPage(number=number, entries=entries, has_next=len(ids) > size)
 
 
 def history_entry(transfer: Transfer, member_id: int) -> HistoryEntry:

@@ -11,7 +11,6 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -29,7 +28,7 @@ from .images import barcode_svg, qr_svg
 from .selectors import (
     HISTORY_KINDS,
     cabinet_balance,
-    history_entry,
+    history_page,
     member_card,
     member_data_export,
     member_history,
@@ -162,6 +161,11 @@ def link_card_confirm(request: HttpRequest, link_id: int) -> HttpResponse:
     )
 
 
+def _page_number(request: HttpRequest) -> int:
+    text = request.GET.get("page", "")
+    return int(text) if text.isdigit() and 0 < len(text) < 7 else 1
+
+
 def _date_param(request: HttpRequest, name: str) -> date | None:
     try:
         return date.fromisoformat(request.GET.get(name, ""))
@@ -175,8 +179,7 @@ def history(request: HttpRequest, member: Member) -> HttpResponse:
     kind = request.GET.get("kind", "")
     start, end = _date_param(request, "from"), _date_param(request, "to")
     transfers = member_history(member, kind=kind, start=start, end=end)
-    page = Paginator(transfers, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    entries = [history_entry(transfer, member.pk) for transfer in page]
+    page = history_page(member, transfers, number=_page_number(request), size=HISTORY_PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -184,7 +187,6 @@ def history(request: HttpRequest, member: Member) -> HttpResponse:
         "cabinet/history.html",
         {
             "page": page,
-            "entries": entries,
             "kinds": [(key, label) for key, (label, _codes) in HISTORY_KINDS.items()],
             "kind": kind,
             "start": start,
