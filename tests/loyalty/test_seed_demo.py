@@ -21,6 +21,9 @@ def test_seed_demo_builds_a_consistent_program_and_prints_logins(operator, capsy
     assert User.objects.get(username="marketer").is_staff
     assert "marketer-demo-2026" in output
     assert "POS API key:" in output
+    assert "customer@example.com" in output
+    customer = Member.objects.get(user__username="customer")
+    assert customer.purchases.exists()
     assert not ledger_breaches()
 
 

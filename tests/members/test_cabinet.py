@@ -192,7 +192,7 @@ def test_history_explains_each_movement_and_filters(client, linked, operator):
     page = client.get(reverse("cabinet-history")).content.decode()
     assert "Purchase at Central store" in page
     assert "+12" in page
-    assert "1 per 100" in page  # the rule behind the points
+    assert "Base rate: 12" in page  # the rule behind the points
     earned = client.get(reverse("cabinet-history"), {"kind": "adjustments"}).content.decode()
     assert "Purchase at Central store" not in earned
     assert "+5" in earned

@@ -4,10 +4,12 @@ import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from loyalty.club import club_join
@@ -41,6 +43,8 @@ LOGINS = [
     ("marketer", "marketer-demo-2026", "marketer (program, members, reports)"),
     ("cashier", "cashier-demo-2026", "cashier at the central store: the till, /till/"),
 ]
+# A customer of the cabinet: the first demo member, signed in by email.
+CUSTOMER_EMAIL, CUSTOMER_PASSWORD = "customer@example.com", "customer-demo-2026"
 FIRST_NAMES = [
     "Anna",
     "Ivan",
@@ -107,6 +111,7 @@ class Command(BaseCommand):
         tiers_recalculate_all(now=now)
         self._club_and_segment(rng)
         self._rewards(rng, now)
+        self._cabinet_customer()
         self.stdout.write(self.style.SUCCESS(f"Seeded {member_count} members with purchases."))
         call_command("ledger_check", stdout=self.stdout)
 
@@ -248,6 +253,15 @@ class Command(BaseCommand):
             if rng.random() < 0.5:
                 reward_redeem(member_id=account.member_id, reward_id=ten_percent.pk, now=now)
 
+    def _cabinet_customer(self) -> None:
+        """The member with the longest history gets a cabinet login with a verified email."""
+        member = Member.objects.annotate(visits=Count("purchases")).order_by("-visits").first()
+        if member is None:
+            return
+        user = User.objects.create_user("customer", CUSTOMER_EMAIL, CUSTOMER_PASSWORD)
+        EmailAddress.objects.create(user=user, email=CUSTOMER_EMAIL, verified=True, primary=True)
+        Member.objects.filter(pk=member.pk).update(user=user, email=CUSTOMER_EMAIL)
+
     def _staff_users(self, till_outlet: Outlet) -> None:
         marketers, _ = Group.objects.get_or_create(name="Marketers")
         marketers.permissions.set(
@@ -333,8 +347,10 @@ class Command(BaseCommand):
         self.stdout.write("  Admin:     http://127.0.0.1:8000/admin/")
         self.stdout.write("  Till:      http://127.0.0.1:8000/till/")
         self.stdout.write("  API docs:  http://127.0.0.1:8000/api/docs/")
+        self.stdout.write("  Cabinet:   http://127.0.0.1:8000/")
         for username, password, role in LOGINS:
             self.stdout.write(f"  {username:<9} / {password:<20} {role}")
+        self.stdout.write(f"  {CUSTOMER_EMAIL} / {CUSTOMER_PASSWORD}   customer (the cabinet, /)")
         self.stdout.write(f"  POS API key: {key}")
         self.stdout.write(
             f'  Try: curl -H "Authorization: Api-Key {key}" '
