@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from loyalty.exceptions import LoyaltyError
 from loyalty.selectors import member_balance
 from loyalty.tiers import member_benefits, tier_snapshot
-from rewards.selectors import vouchers_usable
+from rewards.selectors import voucher_code_like, voucher_code_normalize, vouchers_usable
 
 from .ean import ean13_is_valid
 from .models import Card, Cashier, Member
@@ -121,7 +121,10 @@ def _find(cashier: Cashier, query: str) -> tuple[str, dict[str, Any]]:
         scanned = query if ean13_is_valid(query) else ""
         context = {"query": query, "card_number": scanned, "phone": "" if scanned else query}
         return "till/not_found.html", context
-    return "till/member.html", _member_context(cashier, found.member, found.card)
+    # A scanned voucher: its Use button takes the focus, so Enter takes the voucher.
+    scanned_voucher = voucher_code_normalize(query) if voucher_code_like(query) else ""
+    context = _member_context(cashier, found.member, found.card, scanned_voucher=scanned_voucher)
+    return "till/member.html", context
 
 
 @require_POST

@@ -1,6 +1,8 @@
-"""The till in Chromium, keyboard alone: sign in, scan, issue, buy, pay with points."""
+"""The till in Chromium, keyboard alone: sign in, scan, issue, buy, pay with points,
+take a voucher."""
 
 import re
+from decimal import Decimal
 from urllib.parse import urlparse
 
 import pytest
@@ -9,7 +11,8 @@ from playwright.sync_api import expect
 
 from loyalty.services import program_settings_update
 from members.ean import ean13_from_serial
-from members.models import Cashier, TillAction
+from members.models import Cashier, Member, TillAction
+from rewards.services import personal_offer_issue
 from tests.factories import OutletFactory, PartnerFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -92,6 +95,30 @@ def test_a_cashier_serves_a_new_customer_with_the_keyboard(
     expect(page.get_by_test_id("available")).to_have_text(re.compile(r"^\d+$"))
     expect(page.get_by_test_id("available")).to_have_text("5")
 
+    offer = personal_offer_issue(
+        member=Member.objects.get(phone="+79132223344"),
+        title="15% off today",
+        valid_days=3,
+        discount_percent=Decimal(15),
+    )
+    keyboard.press("Escape")
+    keyboard.type(offer.display_code)  # the customer shows the voucher's barcode
+    keyboard.press("Enter")
+    expect(page.get_by_test_id("use-voucher")).to_be_focused()
+    keyboard.press("Enter")
+    expect(page.get_by_test_id("voucher-done")).to_contain_text("15% off today")
+    offer.refresh_from_db()
+    assert offer.status == "used"
+
     assert foreign == []
     kinds = sorted(TillAction.objects.values_list("kind", flat=True))
-    assert kinds == ["issue", "lookup", "lookup", "lookup", "purchase", "purchase"]
+    assert kinds == [
+        "issue",
+        "lookup",
+        "lookup",
+        "lookup",
+        "lookup",
+        "purchase",
+        "purchase",
+        "voucher",
+    ]
