@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -90,3 +92,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("members.cabinet.urls")),
 ]
+# Reward images in development (DEBUG); in production the web server serves them.
+urlpatterns += static(settings.PUBLIC_MEDIA_URL, document_root=settings.PUBLIC_MEDIA_ROOT)

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.core.files.storage import Storage, storages
 from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +11,11 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.models import Tier, Transfer
 from members.models import Member
 from partners.models import Outlet, Partner
+
+
+def public_storage() -> Storage:
+    """Files anyone may load (settings.STORAGES["public"]), not the private uploads."""
+    return storages["public"]
 
 
 class TranslatedText(models.Model):
@@ -104,7 +110,9 @@ class Reward(TranslatedText):
     voucher_valid_days = models.PositiveIntegerField(
         _("voucher valid for (days)"), default=30, validators=[MinValueValidator(1)]
     )
-    image = models.ImageField(_("image"), upload_to="rewards/", blank=True)
+    image = models.ImageField(
+        _("image"), upload_to="rewards/", storage=public_storage, blank=True
+    )
     is_active = models.BooleanField(_("shown in the catalogue"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

@@ -153,9 +153,17 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Uploaded import files and their reports: private, served only through the admin.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "/media/"
+# Uploads anyone may see (reward images), kept apart from MEDIA_ROOT, which holds
+# private import files; a web server serves this directory at PUBLIC_MEDIA_URL.
+PUBLIC_MEDIA_ROOT = env.path("PUBLIC_MEDIA_ROOT", default=BASE_DIR / "media-public")
+PUBLIC_MEDIA_URL = "/public-media/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "public": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": PUBLIC_MEDIA_ROOT, "base_url": PUBLIC_MEDIA_URL},
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 

@@ -1,7 +1,7 @@
 """Tests: PostgreSQL by default (the ledger's triggers and row locks are real)."""
 
 from .base import *  # noqa: F403
-from .base import database_settings, env
+from .base import STORAGES, database_settings, env
 
 DATABASES = {"default": database_settings("postgres://postgres@127.0.0.1:5432/loyalty")}
 # Each test thread (and the live server) opens and closes its own connection.
@@ -13,5 +13,6 @@ CELERY_BROKER_URL = env.str("CELERY_TEST_BROKER_URL", default="redis://127.0.0.1
 CELERY_TASK_ALWAYS_EAGER = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "public": STORAGES["public"],
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }

@@ -1,10 +1,14 @@
 """The catalogue and vouchers in the admin, and personal offers from a member's page."""
 
+import io
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.storage import FileSystemStorage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from PIL import Image
 
 from rewards.models import Reward, Voucher
 from rewards.services import personal_offer_issue
@@ -103,3 +107,36 @@ def test_vouchers_are_found_by_the_code_as_read_out(admin, card):
     changelist = reverse("admin:rewards_voucher_changelist")
     response = admin.get(changelist, {"q": voucher.display_code.lower()})
     assert list(response.context["cl"].result_list) == [voucher]
+
+
+@pytest.fixture
+def public_media(monkeypatch, tmp_path):
+    # The field's storage is resolved once at import (settings.STORAGES["public"]).
+    field = Reward._meta.get_field("image")
+    assert field.storage.base_url == "/public-media/"
+    monkeypatch.setattr(
+        field, "storage", FileSystemStorage(location=tmp_path, base_url="/public-media/")
+    )
+    return tmp_path
+
+
+def png() -> SimpleUploadedFile:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "teal").save(out, format="PNG")
+    return SimpleUploadedFile("mug.png", out.getvalue(), content_type="image/png")
+
+
+def test_a_reward_image_goes_to_public_storage_not_the_private_uploads(admin, public_media):
+    response = admin.post(reverse("admin:rewards_reward_add"), reward_form(image=png()))
+    assert response.status_code == 302
+    reward = Reward.objects.get()
+    assert reward.image.url.startswith("/public-media/rewards/")
+    assert (public_media / reward.image.name).exists()
+
+
+def test_a_file_that_is_not_an_image_is_refused(admin, public_media):
+    fake = SimpleUploadedFile("mug.png", b"not an image", content_type="image/png")
+    response = admin.post(reverse("admin:rewards_reward_add"), reward_form(image=fake))
+    assert response.status_code == 200
+    assert "image" in " ".join(response.context["adminform"].form.errors["image"])
+    assert not Reward.objects.exists()
