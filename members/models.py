@@ -21,7 +21,10 @@ class Member(models.Model):
         STAFF = "staff", _("Added by staff")
 
     # E.164; unique when present (members who signed up by email may lack one).
-    phone = models.CharField(_("phone"), max_length=16, null=True, blank=True, unique=True)
+    # Unique through Meta.constraints, not unique=True: that would add a second,
+    # LIKE-pattern index nothing queries, paid for on every insert (imports).
+    # NULL, not "": members without a phone must not collide on the unique constraint.
+    phone = models.CharField(_("phone"), max_length=16, null=True, blank=True)  # noqa: DJ001
     email = models.EmailField(_("email"), blank=True)
     full_name = models.CharField(_("full name"), max_length=200, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
@@ -32,14 +35,13 @@ class Member(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE
     )
-    referral_code = models.CharField(_("referral code"), max_length=12, unique=True)
+    referral_code = models.CharField(_("referral code"), max_length=12)
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
-    external_id = models.CharField(
+    external_id = models.CharField(  # noqa: DJ001 (NULL when absent, unique when present)
         _("external id"),
         max_length=64,
         null=True,
         blank=True,
-        unique=True,
         help_text=_("Identifier in a legacy or partner system."),
     )
     referred_by = models.ForeignKey(
@@ -49,6 +51,7 @@ class Member(models.Model):
         blank=True,
         related_name="referrals",
         verbose_name=_("referred by"),
+        db_index=False,  # a partial index below: most members were not referred
     )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -68,6 +71,20 @@ class Member(models.Model):
             models.CheckConstraint(
                 condition=Q(phone__isnull=True) | Q(phone__startswith="+"),
                 name="member_phone_is_e164",
+            ),
+            models.UniqueConstraint(fields=["phone"], name="member_phone_unique"),
+            models.UniqueConstraint(fields=["referral_code"], name="member_referral_code_unique"),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="member_external_id_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["referred_by"],
+                condition=Q(referred_by__isnull=False),
+                name="member_referred_by_idx",
             )
         ]
 
@@ -130,7 +147,8 @@ class Card(models.Model):
     # Statuses in which a card earns and burns points.
     USABLE = (Status.ISSUED, Status.ACTIVE)
 
-    number = models.CharField(_("card number"), max_length=13, unique=True)
+    # Unique through Meta.constraints (no LIKE-pattern index to maintain).
+    number = models.CharField(_("card number"), max_length=13)
     member = models.ForeignKey(
         Member,
         on_delete=models.PROTECT,
@@ -157,6 +175,7 @@ class Card(models.Model):
         blank=True,
         related_name="cards",
         verbose_name=_("batch"),
+        db_index=False,  # partial indexes below: imported and virtual cards have none
     )
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -165,6 +184,7 @@ class Card(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("issued by"),
+        db_index=False,
     )
     issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
     outlet = models.ForeignKey(
@@ -174,6 +194,7 @@ class Card(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("issued at outlet"),
+        db_index=False,
     )
     replaced_by = models.OneToOneField(
         "self",
@@ -201,6 +222,15 @@ class Card(models.Model):
                 | Q(status__in=["issued", "active", "replaced"], member__isnull=False),
                 name="card_holder_matches_status",
             ),
+            models.UniqueConstraint(fields=["number"], name="card_number_unique"),
+        ]
+        # Most cards have no batch, cashier or outlet (imports, virtual cards):
+        # index only the rows that do.
+        indexes = [
+            models.Index(
+                fields=[name], condition=Q(**{f"{name}__isnull": False}), name=f"card_{name}_idx"
+            )
+            for name in ("batch", "issued_by", "outlet")
         ]
 
     def __str__(self) -> str:

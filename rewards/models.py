@@ -1,9 +1,9 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.files.storage import Storage, storages
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.core.files.storage import Storage, storages
 from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
