@@ -110,9 +110,7 @@ class Reward(TranslatedText):
     voucher_valid_days = models.PositiveIntegerField(
         _("voucher valid for (days)"), default=30, validators=[MinValueValidator(1)]
     )
-    image = models.ImageField(
-        _("image"), upload_to="rewards/", storage=public_storage, blank=True
-    )
+    image = models.ImageField(_("image"), upload_to="rewards/", storage=public_storage, blank=True)
     is_active = models.BooleanField(_("shown in the catalogue"), default=True)
     sort_order = models.PositiveIntegerField(_("order"), default=0)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
