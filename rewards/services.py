@@ -8,7 +8,6 @@ No path holds accounts while waiting for a voucher, so the orders never cross.
 """
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.exceptions import Conflict, InsufficientPoints, InvalidRequest, NotFound
+from loyalty.exceptions import Conflict, InvalidRequest, NotFound
 from loyalty.idempotency import OperationResult, idempotency_claim, request_fingerprint
 from loyalty.ledger import (
     Code,
@@ -30,7 +29,6 @@ from loyalty.ledger import (
     transfer_post,
 )
 from loyalty.program import points_expire_at, program_settings
-from loyalty.tiers import member_benefits
 from members.models import Member
 from partners.models import Outlet, Partner
 from partners.selectors import operator_partner
@@ -40,6 +38,7 @@ from .selectors import (
     VOUCHER_ALPHABET,
     VOUCHER_CODE_LENGTH,
     VoucherNotFound,
+    reward_redeem_check,
     voucher_code_normalize,
     voucher_refusal,
 )
@@ -80,60 +79,6 @@ def _voucher_create(**fields: Any) -> Voucher:
         except IntegrityError:
             continue
     raise RuntimeError("could not draw a free voucher code")
-
-
-def reward_available(reward: Reward, now: datetime) -> bool:
-    """Shown and open: active, inside its window, with stock left."""
-    return (
-        reward.is_active
-        and (reward.available_from is None or reward.available_from <= now)
-        and (reward.available_until is None or now < reward.available_until)
-        and (reward.stock is None or reward.stock > 0)
-    )
-
-
-@dataclass(frozen=True)
-class RedeemCheck:
-    """Why a member cannot redeem a reward now, or None when they can."""
-
-    refusal: str | None
-    short_of_points: bool = False
-
-    @property
-    def allowed(self) -> bool:
-        return self.refusal is None
-
-    def raise_refusal(self) -> None:
-        if self.refusal is not None:
-            raise (InsufficientPoints if self.short_of_points else Conflict)(self.refusal)
-
-
-def reward_redeem_check(
-    reward: Reward, *, member_id: int, available: int, now: datetime
-) -> RedeemCheck:
-    """Every rule but stock, which is decided under the reward's row lock."""
-    if not reward_available(reward, now):
-        return RedeemCheck(_("This reward is not available now."))
-    tier_ids = {tier.pk for tier in reward.tiers.all()}
-    if tier_ids and not tier_ids & member_benefits(member_id).tier_ids:
-        return RedeemCheck(_("This reward is for members of a higher tier."))
-    if reward.per_member_limit is not None:
-        taken = Voucher.objects.filter(
-            member_id=member_id, reward=reward, points_returned=0
-        ).count()
-        if taken >= reward.per_member_limit:
-            return RedeemCheck(
-                _("You have already redeemed this reward the most times allowed (%(limit)d).")
-                % {"limit": reward.per_member_limit}
-            )
-    minimum = max(reward.point_cost, program_settings().min_balance_to_redeem)
-    if available < minimum:
-        return RedeemCheck(
-            _("Not enough points: %(available)d available, %(cost)d needed.")
-            % {"available": available, "cost": minimum},
-            short_of_points=True,
-        )
-    return RedeemCheck(None)
 
 
 def reward_redeem(

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty.ledger import Code, Kind
 from loyalty.models import Account, EventAward, EventBonus, Lot, Transfer
 from rewards.models import Reward, Voucher
-from rewards.services import reward_available
+from rewards.selectors import reward_available
 
 from ..models import Card, Member
 
@@ -181,7 +181,9 @@ def reward_catalogue(available: int, now: datetime) -> list[CatalogueItem]:
 
 
 def member_vouchers(member: Member) -> QuerySet[Voucher]:
-    return Voucher.objects.filter(member=member).order_by("-issued_at", "-id")
+    return (
+        Voucher.objects.filter(member=member).select_related("reward").order_by("-issued_at", "-id")
+    )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from loyalty.exceptions import LoyaltyError
 from loyalty.tiers import member_benefits, member_tier_progress, tier_snapshot
 from rewards.models import Reward
-from rewards.services import reward_redeem, reward_redeem_check
+from rewards.selectors import reward_redeem_check
+from rewards.services import reward_redeem
 
 from ..models import CardLinkCode, Member
 from .images import barcode_svg, qr_svg

@@ -426,3 +426,13 @@ def test_the_home_page_stays_within_twelve_queries(
     page = response.content.decode().replace("\xa0", " ")
     assert re.search(r"Spend RUB ?9,100\.00 more to reach VIP\.", page)
     assert 'aria-valuenow="9"' in page
+
+
+def test_vouchers_are_named_in_the_readers_language(client, linked):
+    points_adjust(member=linked.member, points=100, reason="balance")
+    reward = Reward.objects.create(
+        kind="gift", name_en="Mug", name_ru="Кружка", name_pl="Kubek", point_cost=100
+    )
+    reward_redeem(member_id=linked.member_id, reward_id=reward.pk)
+    client.post(reverse("set_language"), {"language": "pl", "next": "/"})
+    assert "Kubek" in client.get(reverse("cabinet-vouchers")).content.decode()
