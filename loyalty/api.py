@@ -8,11 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from members.selectors import member_by_card
-from partners.authentication import request_api_key
+from partners.authentication import ApiKeyLookupThrottle, request_api_key
 
 from .api_base import (
     ERROR_RESPONSES,
     IDEMPOTENCY_KEY,
+    LOOKUP_RESPONSES,
     MoneyField,
     card_number_field,
     idempotency_key_header,
@@ -104,10 +105,12 @@ class RefundOutputSerializer(serializers.Serializer):
 
 
 class CardBalanceApi(APIView):
+    throttle_classes = [ApiKeyLookupThrottle]
+
     @extend_schema(
         operation_id="cards_balance",
         summary="Points on a card: available, pending and expiring",
-        responses={200: BalanceSerializer, **ERROR_RESPONSES},
+        responses={200: BalanceSerializer, **LOOKUP_RESPONSES},
     )
     def get(self, request: Request, number: str) -> Response:
         member, _card = member_by_card(number)

@@ -81,6 +81,15 @@ ERROR_RESPONSES = {
     409: OpenApiResponse(ErrorSerializer, description="Conflicts with the current state."),
 }
 
+# Lookups by card, phone or voucher code are rate-limited per API key.
+LOOKUP_RESPONSES = {
+    **ERROR_RESPONSES,
+    429: OpenApiResponse(
+        ErrorSerializer,
+        description="Too many lookups with this key; retry after `Retry-After` seconds.",
+    ),
+}
+
 
 CARD_NUMBER = RegexValidator(r"^\s*[0-9]{13}\s*$", _("A card number is 13 digits."))
 

@@ -8,10 +8,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.api import BalanceSerializer, StatusSerializer, member_status
-from loyalty.api_base import ERROR_RESPONSES, card_number_field, validated_input
+from loyalty.api_base import ERROR_RESPONSES, LOOKUP_RESPONSES, card_number_field, validated_input
 from loyalty.exceptions import InvalidRequest
 from loyalty.selectors import member_balance
-from partners.authentication import request_api_key
+from partners.authentication import ApiKeyLookupThrottle, request_api_key
 
 from .models import Card, Member
 from .selectors import member_by_card, member_by_phone
@@ -80,6 +80,8 @@ class CardIssueApi(APIView):
 
 
 class MemberLookupApi(APIView):
+    throttle_classes = [ApiKeyLookupThrottle]
+
     @extend_schema(
         operation_id="members_lookup",
         summary="Find a member by card or phone",
@@ -87,7 +89,7 @@ class MemberLookupApi(APIView):
             OpenApiParameter("card", str, description="Card number"),
             OpenApiParameter("phone", str, description="Phone in any usual format"),
         ],
-        responses={200: MemberCardOutputSerializer, **ERROR_RESPONSES},
+        responses={200: MemberCardOutputSerializer, **LOOKUP_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         card_number = request.query_params.get("card", "").strip()

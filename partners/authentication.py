@@ -1,8 +1,9 @@
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.request import Request
 
 from .models import ApiKey
@@ -53,3 +54,21 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Api-Key <key>`, as printed once by `manage.py create_api_key`.",
         }
+
+
+class ApiKeyLookupThrottle(throttling.SimpleRateThrottle):
+    """Lookups by card, phone or voucher code, counted per API key, so that a key
+    (stolen, or in a buggy integration) cannot walk through card numbers.
+
+    The rate is `settings.LOOKUP_THROTTLE_RATE`, read on each request.
+    """
+
+    scope = "lookup"
+
+    def get_rate(self) -> str:
+        return str(settings.LOOKUP_THROTTLE_RATE)
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if not isinstance(request.auth, ApiKey):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}

@@ -10,13 +10,14 @@ from rest_framework.views import APIView
 from loyalty.api_base import (
     ERROR_RESPONSES,
     IDEMPOTENCY_KEY,
+    LOOKUP_RESPONSES,
     MoneyField,
     idempotency_key_header,
     result_response,
     validated_input,
 )
 from members.models import Card
-from partners.authentication import request_api_key
+from partners.authentication import ApiKeyLookupThrottle, request_api_key
 
 from .models import Reward, Voucher
 from .selectors import voucher_by_code, voucher_refusal
@@ -46,11 +47,13 @@ class VoucherCheckSerializer(VoucherSerializer):
 
 
 class VoucherDetailApi(APIView):
+    throttle_classes = [ApiKeyLookupThrottle]
+
     @extend_schema(
         operation_id="vouchers_check",
         summary="Check a voucher before the receipt is closed",
         description="Unknown codes answer 404. The code may be typed with dashes or spaces.",
-        responses={200: VoucherCheckSerializer, **ERROR_RESPONSES},
+        responses={200: VoucherCheckSerializer, **LOOKUP_RESPONSES},
     )
     def get(self, request: Request, code: str) -> Response:
         voucher = voucher_by_code(code)

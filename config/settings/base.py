@@ -186,6 +186,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"token": env.str("TOKEN_THROTTLE_RATE", default="10/min")},
 }
 
+# Card, phone and voucher lookups allowed per API key (partners.authentication).
+LOOKUP_THROTTLE_RATE = env.str("LOOKUP_THROTTLE_RATE", default="300/min")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty platform API",
     "DESCRIPTION": (
