@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
-from .models import ApiKey, Outlet, Partner
+from .models import ApiKey, Outlet, Partner, PartnerRate
 from .services import api_key_create, api_key_revoke
 
 
@@ -12,12 +12,30 @@ class OutletInline(TabularInline):
     fields = ["code", "name", "address", "is_active"]
 
 
+class PartnerRateInline(TabularInline):
+    model = PartnerRate
+    extra = 0
+    fields = ["valid_from", "issued_price", "redeemed_price", "created_at"]
+    readonly_fields = ["created_at"]
+
+    def has_change_permission(self, request, obj=None):
+        # A rate that applied is history: a change is a new row from a later day.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Partner)
 class PartnerAdmin(ModelAdmin):
-    list_display = ["name", "code", "status", "created_at"]
+    list_display = ["name", "code", "status", "contact_name", "contact_email", "created_at"]
     list_filter = ["status"]
-    search_fields = ["name", "code"]
-    inlines = [OutletInline]
+    search_fields = ["name", "code", "contact_name", "contact_email"]
+    fieldsets = [
+        (None, {"fields": ["name", "code", "status"]}),
+        (_("Contact"), {"fields": ["contact_name", "contact_email", "contact_phone", "notes"]}),
+    ]
+    inlines = [OutletInline, PartnerRateInline]
 
 
 @admin.register(Outlet)

@@ -1,3 +1,6 @@
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -15,6 +18,10 @@ class Partner(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE
     )
+    contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
+    contact_email = models.EmailField(_("contact email"), blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -86,3 +93,49 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class PartnerRate(models.Model):
+    """What a point is worth between the operator and a partner, from a date on.
+
+    The partner pays `issued_price` for each point it awards; the operator pays
+    `redeemed_price` for each point a member spends at the partner. A new rate
+    is a new row from its first day: statements of earlier days keep theirs.
+    """
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="rates", verbose_name=_("partner")
+    )
+    valid_from = models.DateField(_("valid from"))
+    issued_price = models.DecimalField(
+        _("price per point issued"),
+        max_digits=14,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Money the partner pays the operator for each point it awards."),
+    )
+    redeemed_price = models.DecimalField(
+        _("price per point redeemed"),
+        max_digits=14,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Money the operator pays the partner for each point spent with it."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("partner rate")
+        verbose_name_plural = _("partner rates")
+        ordering = ["partner", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "valid_from"], name="one_partner_rate_per_day"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(issued_price__gte=0, redeemed_price__gte=0),
+                name="partner_rate_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.valid_from}"
