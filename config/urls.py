@@ -55,6 +55,11 @@ api_v1 = [
         loyalty_api.RefundCreateApi.as_view(),
         name="purchases-refunds",
     ),
+    path("holds/", loyalty_api.HoldCreateApi.as_view(), name="holds"),
+    path(
+        "holds/<int:hold_id>/capture/", loyalty_api.HoldCaptureApi.as_view(), name="holds-capture"
+    ),
+    path("holds/<int:hold_id>/void/", loyalty_api.HoldVoidApi.as_view(), name="holds-void"),
     path("me/", me_api.MeApi.as_view(), name="me"),
     path("me/token/", me_api.TokenObtainApi.as_view(), name="me-token"),
     path("me/history/", me_api.MeHistoryApi.as_view(), name="me-history"),

@@ -31,6 +31,7 @@ from .models import (
     EarningRule,
     EventAward,
     EventBonus,
+    Hold,
     Lot,
     MemberTier,
     PointsAdjustment,
@@ -433,6 +434,16 @@ class ClubMembershipAdmin(ReadOnlyAdmin):
             "back_url": reverse("admin:loyalty_clubmembership_changelist"),
         }
         return admin_page(self, request, ACTION_PAGE, context)
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    """Partners' reservations of points: held, then captured, voided or expired."""
+
+    list_display = ["id", "partner", "card", "points", "status", "created_at", "expires_at"]
+    list_filter = ["status", "partner", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["card__number", "member__phone", "reference"]
+    list_select_related = ["partner", "card"]
 
 
 @admin.register(PointsAdjustment)

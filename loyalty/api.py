@@ -22,7 +22,8 @@ from .api_base import (
 )
 from .club import club_join_by_card
 from .exceptions import NotFound
-from .models import ClubPlan, EventBonus, Purchase
+from .holds import hold_capture, hold_create, hold_summary, hold_void
+from .models import ClubPlan, EventBonus, Hold, Purchase
 from .selectors import member_balance, purchase_summary, short_balance
 from .services import event_record, purchase_record, refund_record
 from .tiers import member_benefits, tier_snapshot
@@ -306,3 +307,76 @@ class ClubMembershipCreateApi(APIView):
             idempotency_key=key,
         )
         return result_response(result)
+
+
+class HoldSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    card = serializers.CharField()
+    points = serializers.IntegerField()
+    reference = serializers.CharField()
+    status = serializers.ChoiceField(choices=Hold.Status.choices)
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    balance = ShortBalanceSerializer()
+
+
+class HoldCreateApi(APIView):
+    class HoldInputSerializer(serializers.Serializer):
+        card = card_number_field()
+        points = serializers.IntegerField(min_value=1)
+        minutes = serializers.IntegerField(
+            min_value=1, required=False, help_text="How long to hold (default 15 minutes)."
+        )
+        reference = serializers.CharField(max_length=64, required=False, default="")
+
+    @extend_schema(
+        operation_id="holds_create",
+        summary="Reserve a member's points for a purchase at a partner (two-phase burn)",
+        description=(
+            "The points leave the member's available balance at once. Capture the hold to "
+            "spend them, or void it to give them back; a hold not captured in time is "
+            "given back by a job within a minute of its `expires_at`."
+        ),
+        parameters=[IDEMPOTENCY_KEY],
+        request=HoldInputSerializer,
+        responses={201: HoldSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request) -> Response:
+        key = idempotency_key_header(request)
+        data = validated_input(self.HoldInputSerializer, request.data)
+        api_key = request_api_key(request)
+        result = hold_create(
+            partner=api_key.partner,
+            outlet=api_key.outlet,
+            card_number=data["card"].strip(),
+            points=data["points"],
+            minutes=data.get("minutes"),
+            reference=data["reference"],
+            idempotency_key=key,
+        )
+        return result_response(result)
+
+
+class HoldCaptureApi(APIView):
+    @extend_schema(
+        operation_id="holds_capture",
+        summary="Spend the held points; repeating it answers the same",
+        request=None,
+        responses={200: HoldSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request, hold_id: int) -> Response:
+        hold = hold_capture(partner=request_api_key(request).partner, hold_id=hold_id)
+        return Response(hold_summary(hold))
+
+
+class HoldVoidApi(APIView):
+    @extend_schema(
+        operation_id="holds_void",
+        summary="Give the held points back; repeating it answers the same",
+        request=None,
+        responses={200: HoldSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request, hold_id: int) -> Response:
+        hold = hold_void(partner=request_api_key(request).partner, hold_id=hold_id)
+        return Response(hold_summary(hold))

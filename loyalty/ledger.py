@@ -166,6 +166,33 @@ def transfer_post(
     return transfer
 
 
+def _fifo_lots(account: Account) -> Any:
+    """The account's lots with points left, in the order debits consume them."""
+    return Lot.objects.filter(account=account, remaining__gt=0).order_by(
+        F("expires_at").asc(nulls_last=True), "id"
+    )
+
+
+def lots_fifo_take(account: Account, amount: int) -> list[tuple[datetime | None, int]]:
+    """What a debit of `amount` will take, by expiry date, oldest first.
+
+    Read under the account's lock just before the debit, it is exactly what
+    `transfer_post` consumes: a hold keeps it to give the points back unchanged.
+    """
+    taken: list[tuple[datetime | None, int]] = []
+    left = amount
+    for expires_at, remaining in _fifo_lots(account).values_list("expires_at", "remaining"):
+        take = min(remaining, left)
+        if taken and taken[-1][0] == expires_at:
+            taken[-1] = (expires_at, taken[-1][1] + take)
+        else:
+            taken.append((expires_at, take))
+        left -= take
+        if left == 0:
+            break
+    return taken
+
+
 def _lots_consume(account: Account, amount: int, from_lot: Lot | None) -> None:
     if from_lot is not None:
         if from_lot.account_id != account.pk or from_lot.remaining < amount:
@@ -173,11 +200,8 @@ def _lots_consume(account: Account, amount: int, from_lot: Lot | None) -> None:
         from_lot.remaining -= amount
         Lot.objects.filter(pk=from_lot.pk).update(remaining=F("remaining") - amount)
         return
-    lots = Lot.objects.filter(account=account, remaining__gt=0).order_by(
-        F("expires_at").asc(nulls_last=True), "id"
-    )
     left = amount
-    for lot in lots.iterator(chunk_size=50):
+    for lot in _fifo_lots(account).iterator(chunk_size=50):
         take = min(lot.remaining, left)
         Lot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
         left -= take

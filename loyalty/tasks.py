@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import club, jobs, tiers
+from . import club, holds, jobs, tiers
 
 
 @shared_task
@@ -29,3 +29,8 @@ def expire_club_memberships() -> int:
 @shared_task
 def purge_idempotency_keys() -> int:
     return jobs.idempotency_keys_purge(keep_days=settings.IDEMPOTENCY_KEY_DAYS)
+
+
+@shared_task
+def expire_holds() -> int:
+    return holds.holds_expire_due()

@@ -186,6 +186,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"token": env.str("TOKEN_THROTTLE_RATE", default="10/min")},
 }
 
+# Partner holds (two-phase burn): how long points stay reserved without a capture.
+HOLD_MINUTES_DEFAULT = env.int("HOLD_MINUTES_DEFAULT", default=15)
+HOLD_MINUTES_MAX = env.int("HOLD_MINUTES_MAX", default=24 * 60)
+
 # Card, phone and voucher lookups allowed per API key (partners.authentication).
 LOOKUP_THROTTLE_RATE = env.str("LOOKUP_THROTTLE_RATE", default="300/min")
 
@@ -241,6 +245,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {
         "task": "loyalty.tasks.purge_idempotency_keys",
         "schedule": crontab(hour=4, minute=20),
+    },
+    "expire-holds": {
+        "task": "loyalty.tasks.expire_holds",
+        "schedule": 60,
     },
     "expire-vouchers": {
         "task": "rewards.tasks.expire_vouchers",

@@ -1,5 +1,6 @@
 """The loyalty app's models: the ledger, earning rules and event bonuses, tiers and the club."""
 
+from .holds import Hold
 from .ledger import (
     Account,
     IdempotencyRecord,
@@ -28,6 +29,7 @@ __all__ = [
     "EarningRule",
     "EventAward",
     "EventBonus",
+    "Hold",
     "IdempotencyRecord",
     "Lot",
     "MemberActivity",

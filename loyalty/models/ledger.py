@@ -149,12 +149,13 @@ class Account(models.Model):
         DEBT = "debt", _("Debt")
         ISSUED = "issued", _("Issued")
         REDEEMED = "redeemed", _("Redeemed")
+        HELD = "held", _("Held by a partner")
         EXPIRED = "expired", _("Expired (breakage)")
         ADJUSTMENTS = "adjustments", _("Adjustments")
         MIGRATION = "migration", _("Migration")
 
     MEMBER_KINDS = (Kind.AVAILABLE, Kind.PENDING, Kind.DEBT)
-    PARTNER_KINDS = (Kind.ISSUED, Kind.REDEEMED)
+    PARTNER_KINDS = (Kind.ISSUED, Kind.REDEEMED, Kind.HELD)
     GLOBAL_KINDS = (Kind.EXPIRED, Kind.ADJUSTMENTS, Kind.MIGRATION)
     # Accounts whose balance is a set of lots (FIFO by expiry, or by release date).
     LOT_KINDS = (Kind.AVAILABLE, Kind.PENDING)
@@ -202,7 +203,7 @@ class Account(models.Model):
             models.CheckConstraint(
                 condition=(
                     Q(kind__in=["available", "pending", "debt"], member__isnull=False, partner=None)
-                    | Q(kind__in=["issued", "redeemed"], member=None, partner__isnull=False)
+                    | Q(kind__in=["issued", "redeemed", "held"], member=None, partner__isnull=False)
                     | Q(kind__in=["expired", "adjustments", "migration"], member=None, partner=None)
                 ),
                 name="account_owner_matches_kind",
@@ -254,6 +255,8 @@ class Transfer(models.Model):
         BONUS = "bonus", _("Bonus")
         PARTNER_EARN = "partner_earn", _("Partner: points earned")
         PARTNER_BURN = "partner_burn", _("Partner: points redeemed")
+        PARTNER_HOLD = "partner_hold", _("Partner: points held")
+        PARTNER_HOLD_RELEASE = "partner_hold_release", _("Partner: held points given back")
         REWARD = "reward", _("Reward redeemed")
         VOUCHER_REFUND = "voucher_refund", _("Expired voucher: points returned")
 

@@ -13,6 +13,7 @@ from loyalty.models import (
     ClubMembership,
     ClubPlan,
     EarningRule,
+    Hold,
     IdempotencyRecord,
     MemberActivity,
     MemberTier,
@@ -21,6 +22,7 @@ from loyalty.models import (
     Tier,
     TierChange,
     TierLadder,
+    Transfer,
 )
 from loyalty.services import points_adjust, program_settings_update
 from loyalty.tiers import tiers_recalculate_all
@@ -230,3 +232,33 @@ def test_concurrent_club_renewals_chain_without_overlap(setup):
     periods = list(ClubMembership.objects.order_by("starts_at").values_list("starts_at", "ends_at"))
     assert all(prev[1] == nxt[0] for prev, nxt in itertools.pairwise(periods))
     assert MemberTier.objects.get(member=card.member).valid_until == periods[-1][1]
+
+
+def test_a_hundred_captures_and_voids_at_once_resolve_a_hold_once(setup):
+    card, raw_key = setup
+    points_adjust(member=card.member, points=100, reason="balance")
+    created = _client(raw_key).post(
+        "/api/v1/holds/",
+        {"card": card.number, "points": 60},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="hold-1",
+    )
+    hold_id = created.json()["id"]
+
+    def resolve(i):
+        action = "capture" if i % 2 else "void"
+        response = _client(raw_key).post(f"/api/v1/holds/{hold_id}/{action}/")
+        return action, response.status_code, response.json().get("status")
+
+    answers = run_together(100, resolve, threads=40)
+    hold = Hold.objects.get()
+    winner = "capture" if hold.status == "captured" else "void"
+    # Every call of the winning kind says so; every call of the other kind is refused.
+    assert {(action, code) for action, code, _status in answers} == {
+        (winner, 200),
+        ("void" if winner == "capture" else "capture", 409),
+    }
+    expected = 40 if hold.status == "captured" else 100
+    assert Account.objects.get(member=card.member, kind=Kind.AVAILABLE).balance == expected
+    assert Transfer.objects.filter(code__in=["partner_burn", "partner_hold_release"]).count() == 1
+    assert not ledger_breaches()

@@ -13,6 +13,7 @@ JOBS: dict[str, tuple[Callable[[], int], str]] = {
     "expire_club": (tasks.expire_club_memberships, "club memberships ended"),
     "purge_idempotency_keys": (tasks.purge_idempotency_keys, "old idempotency keys deleted"),
     "expire_vouchers": (reward_tasks.expire_vouchers, "vouchers expired"),
+    "expire_holds": (tasks.expire_holds, "partner holds released"),
 }
 
 
