@@ -67,7 +67,11 @@ def card_accounts_lock(card_number: str) -> tuple[Card, MemberAccounts]:
             member__cards__status__in=Card.USABLE,
             member__status=Member.Status.ACTIVE,
         )
-        .annotate(card_id=F("member__cards__id"), card_status=F("member__cards__status"))
+        .annotate(
+            card_id=F("member__cards__id"),
+            card_status=F("member__cards__status"),
+            card_partner_id=F("member__cards__partner_id"),
+        )
         .order_by("id")
     )
     if not rows:
@@ -77,6 +81,7 @@ def card_accounts_lock(card_number: str) -> tuple[Card, MemberAccounts]:
         number=card_number,
         member_id=rows[0].member_id,
         status=rows[0].card_status,  # type: ignore[attr-defined]
+        partner_id=rows[0].card_partner_id,  # type: ignore[attr-defined]
     )
     return card, MemberAccounts.from_rows(rows)
 

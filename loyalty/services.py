@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from members.models import Card, Member
 from partners.models import Outlet, Partner
+from partners.selectors import cobrand_multipliers
 
 from .caps import member_caps_left, member_caps_use
 from .exceptions import (
@@ -254,6 +255,9 @@ def _purchase_create(
     tier_bonus = _tier_multiplier_points(benefits, earned)
     if tier_bonus is not None:
         applied_rules.append(tier_bonus)
+    cobrand_bonus = _cobrand_points(card.partner_id, earned)
+    if cobrand_bonus is not None:
+        applied_rules.append(cobrand_bonus)
     rules = earning_rules_snapshot()
     facts = PurchaseFacts(
         partner_id=partner.pk,
@@ -267,8 +271,9 @@ def _purchase_create(
     caps_left = member_caps_left(rules, member_id, facts.moment)
     rule_points = rules_evaluate(rules, facts, earned, program.point_value, caps_left)
     member_caps_use(rule_points, rules, member_id, facts.moment)
-    if tier_bonus is not None:
-        earned += tier_bonus["points"]
+    for bonus in (tier_bonus, cobrand_bonus):
+        if bonus is not None:
+            earned += bonus["points"]
     for rule in rule_points:
         applied_rules.append(
             {"rule": f"rule:{rule.rule_id}", "description": rule.name, "points": rule.points}
@@ -331,6 +336,21 @@ def _tier_multiplier_points(benefits: Benefits, base: int) -> dict[str, Any] | N
     return {
         "rule": f"tier:{tier.id}",
         "description": f"{tier.name} ×{tier.earn_multiplier.normalize()}",  # noqa: RUF001
+        "points": extra,
+    }
+
+
+def _cobrand_points(card_partner_id: int, base: int) -> dict[str, Any] | None:
+    """The extra base points of a co-branded card (a range a partner owns), as a rule."""
+    cobrand = cobrand_multipliers().get(card_partner_id)
+    if cobrand is None or not base:
+        return None
+    extra = int((Decimal(base) * (cobrand.multiplier - 1)).to_integral_value(rounding=ROUND_FLOOR))
+    if not extra:
+        return None
+    return {
+        "rule": f"cobrand:{cobrand.partner_id}",
+        "description": f"{cobrand.name} card ×{cobrand.multiplier.normalize()}",  # noqa: RUF001
         "points": extra,
     }
 

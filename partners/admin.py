@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
 from .models import ApiKey, Outlet, Partner, PartnerRate
+from .selectors import cobrand_multipliers_cache_clear
 from .services import api_key_create, api_key_revoke
 
 
@@ -32,10 +33,14 @@ class PartnerAdmin(ModelAdmin):
     list_filter = ["status"]
     search_fields = ["name", "code", "contact_name", "contact_email"]
     fieldsets = [
-        (None, {"fields": ["name", "code", "status"]}),
+        (None, {"fields": ["name", "code", "status", "cobrand_multiplier"]}),
         (_("Contact"), {"fields": ["contact_name", "contact_email", "contact_phone", "notes"]}),
     ]
     inlines = [OutletInline, PartnerRateInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        cobrand_multipliers_cache_clear()  # purchases in this process see it at once
 
 
 @admin.register(Outlet)

@@ -18,6 +18,17 @@ class Partner(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE
     )
+    cobrand_multiplier = models.DecimalField(
+        _("co-branded card multiplier"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("1.00"))],
+        help_text=_(
+            "Base points earned with this partner's co-branded cards (a range it owns) "
+            "are multiplied by this, wherever the member buys; 1 means no extra."
+        ),
+    )
     contact_name = models.CharField(_("contact person"), max_length=200, blank=True)
     contact_email = models.EmailField(_("contact email"), blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)

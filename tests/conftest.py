@@ -14,6 +14,7 @@ from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_cle
 from loyalty.services import program_settings_update
 from loyalty.tiers import tier_snapshot_cache_clear
 from partners.models import Partner
+from partners.selectors import cobrand_multipliers_cache_clear
 from partners.services import api_key_create
 
 from .factories import CardFactory, PartnerFactory
@@ -37,12 +38,14 @@ def _fresh_process_caches():
     earning_rules_cache_clear()
     event_bonuses_cache_clear()
     tier_snapshot_cache_clear()
+    cobrand_multipliers_cache_clear()
     yield
     system_account_cache_clear()
     program_settings_cache_clear()
     earning_rules_cache_clear()
     event_bonuses_cache_clear()
     tier_snapshot_cache_clear()
+    cobrand_multipliers_cache_clear()
 
 
 @pytest.fixture

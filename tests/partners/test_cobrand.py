@@ -1,0 +1,60 @@
+"""Co-branded cards: a range a partner owns earns its multiplier wherever the member buys."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from loyalty.ledger_check import ledger_breaches
+from loyalty.services import purchase_record, refund_record
+from partners.selectors import cobrand_multipliers
+from tests.factories import CardFactory, PartnerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bank(operator):
+    return PartnerFactory(code="bank", name="Bank", cobrand_multiplier=Decimal("1.5"))
+
+
+def test_a_cobranded_card_earns_the_partners_multiplier(operator, program, bank):
+    card = CardFactory(partner=bank)
+    result = purchase_record(
+        partner=operator, card_number=card.number, receipt_id="R1", amount=Decimal("1000")
+    )
+    assert result.body["points_earned"] == 15
+    rules = {rule["rule"]: rule for rule in result.body["applied_rules"]}
+    assert rules[f"cobrand:{bank.pk}"]["points"] == 5
+    assert rules[f"cobrand:{bank.pk}"]["description"] == "Bank card ×1.5"  # noqa: RUF001
+    refund_record(partner=operator, purchase_id=result.body["id"], amount=Decimal("1000"))
+    assert not ledger_breaches()
+
+
+def test_the_operators_own_cards_earn_no_extra(operator, program, bank):
+    card = CardFactory(partner=operator)
+    result = purchase_record(
+        partner=operator, card_number=card.number, receipt_id="R1", amount=Decimal("1000")
+    )
+    assert result.body["points_earned"] == 10
+
+
+def test_a_multiplier_saved_in_the_admin_applies_at_once(client, operator, program):
+    bank = PartnerFactory(code="bank", name="Bank")
+    assert cobrand_multipliers() == {}
+    client.force_login(User.objects.create_superuser("boss", password="pw-test-only"))
+    url = reverse("admin:partners_partner_change", args=[bank.pk])
+    form = {
+        "name": "Bank",
+        "code": "bank",
+        "status": "active",
+        "cobrand_multiplier": "2.00",
+        "outlets-TOTAL_FORMS": "0",
+        "outlets-INITIAL_FORMS": "0",
+        "rates-TOTAL_FORMS": "0",
+        "rates-INITIAL_FORMS": "0",
+    }
+    response = client.post(url, form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert cobrand_multipliers()[bank.pk].multiplier == Decimal("2.00")
