@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from partners.models import Outlet, Partner
+from partners.webhooks import webhook_event_record
 
 from .exceptions import Conflict, InsufficientPoints, InvalidRequest, NotFound
 from .idempotency import OperationResult, idempotency_claim, request_fingerprint
@@ -140,6 +141,9 @@ def hold_capture(*, partner: Partner, hold_id: int, now: datetime | None = None)
             reference=f"hold:{hold.pk}",
             now=now,
         )
+        webhook_event_record(
+            partner_id=partner.pk, event="points.redeemed", data=_hold_event(hold), now=now
+        )
         return _resolve(hold, Hold.Status.CAPTURED, now)
 
 
@@ -154,6 +158,15 @@ def hold_void(*, partner: Partner, hold_id: int, now: datetime | None = None) ->
             raise Conflict(_("This hold was already captured."))
         _points_give_back(hold, now)
         return _resolve(hold, Hold.Status.VOIDED, now)
+
+
+def _hold_event(hold: Hold) -> dict[str, Any]:
+    return {
+        "hold": hold.pk,
+        "card": hold.card.number,
+        "points": hold.points,
+        "reference": hold.reference,
+    }
 
 
 def _points_give_back(hold: Hold, now: datetime) -> None:
@@ -186,14 +199,17 @@ def holds_expire_due(*, now: datetime | None = None, batch_size: int = 200) -> i
     while True:
         with transaction.atomic():
             due = list(
-                Hold.objects.select_for_update(skip_locked=True)
-                .select_related("partner")
+                Hold.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("partner", "card")
                 .filter(status=Hold.Status.HELD, expires_at__lte=now)
                 .order_by("member_id", "id")[:batch_size]
             )
             for hold in due:
                 _points_give_back(hold, now)
                 _resolve(hold, Hold.Status.EXPIRED, now)
+                webhook_event_record(
+                    partner_id=hold.partner_id, event="hold.expired", data=_hold_event(hold)
+                )
         released += len(due)
         if len(due) < batch_size:
             return released

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from members.models import Card, Member
 from partners.models import Outlet, Partner
 from partners.selectors import cobrand_multipliers
+from partners.webhooks import webhook_event_record
 
 from .caps import member_caps_left, member_caps_use
 from .exceptions import (
@@ -320,7 +321,29 @@ def _purchase_create(
     body = purchase_summary(purchase, _balance_body(accounts), benefits.as_dict(tiers))
     if bonuses:
         body["bonuses"] = bonuses
+    _purchase_webhooks(purchase, body, now)
     return OperationResult(201, body)
+
+
+def _purchase_webhooks(purchase: Purchase, body: dict[str, Any], now: datetime) -> None:
+    """Tell the partner that recorded the purchase (sent after commit, if it subscribed)."""
+    event_data = {
+        "purchase": purchase.pk,
+        "receipt_id": purchase.receipt_id,
+        "card": purchase.card.number,
+        "balance": body["balance"],
+    }
+    for event, points in (
+        ("points.earned", purchase.points_earned),
+        ("points.redeemed", purchase.points_redeemed),
+    ):
+        if points:
+            webhook_event_record(
+                partner_id=purchase.partner_id,
+                event=event,
+                data={**event_data, "points": points},
+                now=now,
+            )
 
 
 def _tier_multiplier_points(benefits: Benefits, base: int) -> dict[str, Any] | None:

@@ -18,6 +18,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from members.models import Card
+from partners.webhooks import webhook_event_broadcast, webhook_subscribers_exist
+
 from .cache import ProcessCache
 from .exceptions import InvalidRequest
 from .ledger import member_accounts_lock
@@ -352,6 +355,31 @@ def _move_apply(
     )
 
 
+def tier_changes_save(changes: list[TierChange]) -> None:
+    """Store tier moves and tell the partners that subscribed to `tier.changed`."""
+    TierChange.objects.bulk_create(changes)
+    if not changes or not webhook_subscribers_exist("tier.changed"):
+        return
+    cards = dict(
+        Card.objects.filter(
+            member_id__in=[change.member_id for change in changes], status__in=Card.USABLE
+        ).values_list("member_id", "number")
+    )
+    webhook_event_broadcast(
+        event="tier.changed",
+        items=[
+            {
+                "card": cards.get(change.member_id),
+                "ladder": change.ladder_id,
+                "from_tier": change.from_tier_id,
+                "to_tier": change.to_tier_id,
+                "reason": change.reason,
+            }
+            for change in changes
+        ],
+    )
+
+
 def member_tiers_recalculate(
     member_id: int, rows: list[MemberTier], now: datetime
 ) -> list[TierChange]:
@@ -374,7 +402,7 @@ def member_tiers_recalculate(
         change = _move_apply(member_id, ladder, row, move, now)
         if change is not None:
             changes.append(change)
-    TierChange.objects.bulk_create(changes)
+    tier_changes_save(changes)
     return changes
 
 
@@ -464,7 +492,7 @@ def tiers_recalculate_all(*, now: datetime | None = None, batch_size: int = 1000
                 change = _move_apply(row.member_id, ladder, row, move, now)
                 if change is not None:
                     changes.append(change)
-            TierChange.objects.bulk_create(changes)
+            tier_changes_save(changes)
             moved += len(changes)
 
 

@@ -1,10 +1,24 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
-from .models import ApiKey, Outlet, Partner, PartnerRate
+from .models import (
+    ApiKey,
+    Outlet,
+    Partner,
+    PartnerRate,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from .selectors import cobrand_multipliers_cache_clear
 from .services import api_key_create, api_key_revoke
+from .webhooks import (
+    webhook_deliveries_retry,
+    webhook_secret_new,
+    webhook_subscriptions_cache_clear,
+)
 
 
 class OutletInline(TabularInline):
@@ -83,3 +97,71 @@ class ApiKeyAdmin(ModelAdmin):
         for key in queryset:
             api_key_revoke(key=key)
         messages.success(request, _("Revoked %(count)d key(s).") % {"count": queryset.count()})
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    events = forms.MultipleChoiceField(
+        label=_("Events"),
+        choices=WebhookEndpoint.Event.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["partner", "url", "events", "is_active"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ["url", "partner", "is_active", "created_at"]
+    list_filter = ["partner", "is_active"]
+    readonly_fields = ["secret", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not obj.secret:
+            obj.secret = webhook_secret_new()
+        super().save_model(request, obj, form, change)
+        webhook_subscriptions_cache_clear()
+
+
+class WebhookAttemptInline(TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    fields = ["attempted_at", "status_code", "error", "duration_ms"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ModelAdmin):
+    list_display = ["event", "endpoint", "status", "attempts", "created_at", "next_attempt_at"]
+    list_filter = ["status", "event", "endpoint__partner"]
+    search_fields = ["message_id", "endpoint__url"]
+    readonly_fields = [
+        "endpoint",
+        "message_id",
+        "event",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "delivered_at",
+    ]
+    inlines = [WebhookAttemptInline]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Send again now (failed or waiting deliveries)"))
+    def retry_now(self, request, queryset):
+        count = webhook_deliveries_retry(queryset.values_list("pk", flat=True))
+        messages.success(request, _("%(count)d deliveries queued.") % {"count": count})

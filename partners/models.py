@@ -150,3 +150,100 @@ class PartnerRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} · {self.valid_from}"
+
+
+class WebhookEndpoint(models.Model):
+    """A partner's URL that receives signed events (Standard Webhooks headers)."""
+
+    class Event(models.TextChoices):
+        POINTS_EARNED = "points.earned", _("Points earned")
+        POINTS_REDEEMED = "points.redeemed", _("Points redeemed")
+        TIER_CHANGED = "tier.changed", _("Tier changed")
+        HOLD_EXPIRED = "hold.expired", _("Hold expired")
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="webhooks", verbose_name=_("partner")
+    )
+    url = models.URLField(_("URL"), max_length=500)
+    events = models.JSONField(
+        _("events"), default=list, help_text=_("The events sent to this URL.")
+    )
+    secret = models.CharField(
+        _("signing secret"),
+        max_length=100,
+        editable=False,
+        help_text=_("The partner verifies each delivery's signature with it."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["partner", "url"]
+
+    def __str__(self) -> str:
+        return f"{self.partner} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, tried until it is accepted or out of retries."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("endpoint"),
+    )
+    message_id = models.CharField(_("message id"), max_length=40, unique=True)
+    event = models.CharField(_("event"), max_length=30, choices=WebhookEndpoint.Event.choices)
+    payload = models.JSONField(_("payload"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="webhook_due_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint.url}"
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(
+        WebhookDelivery,
+        on_delete=models.CASCADE,
+        related_name="attempt_log",
+        verbose_name=_("delivery"),
+    )
+    attempted_at = models.DateTimeField(_("attempted at"))
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+
+    class Meta:
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
+        ordering = ["attempted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} · {self.status_code or self.error}"

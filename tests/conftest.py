@@ -16,6 +16,7 @@ from loyalty.tiers import tier_snapshot_cache_clear
 from partners.models import Partner
 from partners.selectors import cobrand_multipliers_cache_clear
 from partners.services import api_key_create
+from partners.webhooks import webhook_subscriptions_cache_clear
 
 from .factories import CardFactory, PartnerFactory
 
@@ -33,19 +34,19 @@ def _fresh_process_caches():
     # Transactional tests truncate tables, so cached row ids must not outlive a test;
     # rate limits and throttles count in Django's cache, so each test starts at zero.
     cache.clear()
-    system_account_cache_clear()
-    program_settings_cache_clear()
-    earning_rules_cache_clear()
-    event_bonuses_cache_clear()
-    tier_snapshot_cache_clear()
-    cobrand_multipliers_cache_clear()
+    _process_caches_clear()
     yield
+    _process_caches_clear()
+
+
+def _process_caches_clear() -> None:
     system_account_cache_clear()
     program_settings_cache_clear()
     earning_rules_cache_clear()
     event_bonuses_cache_clear()
     tier_snapshot_cache_clear()
     cobrand_multipliers_cache_clear()
+    webhook_subscriptions_cache_clear()
 
 
 @pytest.fixture

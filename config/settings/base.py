@@ -250,6 +250,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "loyalty.tasks.expire_holds",
         "schedule": 60,
     },
+    "send-due-webhooks": {
+        "task": "partners.tasks.send_due_webhooks",
+        "schedule": 60,
+    },
     "expire-vouchers": {
         "task": "rewards.tasks.expire_vouchers",
         "schedule": 15 * 60,

@@ -3,6 +3,7 @@ from collections.abc import Callable
 from django.core.management.base import BaseCommand
 
 from loyalty import tasks
+from partners import tasks as partner_tasks
 from rewards import tasks as reward_tasks
 
 # The jobs Celery beat runs, by the names operators type (run here in-process).
@@ -14,6 +15,7 @@ JOBS: dict[str, tuple[Callable[[], int], str]] = {
     "purge_idempotency_keys": (tasks.purge_idempotency_keys, "old idempotency keys deleted"),
     "expire_vouchers": (reward_tasks.expire_vouchers, "vouchers expired"),
     "expire_holds": (tasks.expire_holds, "partner holds released"),
+    "send_webhooks": (partner_tasks.send_due_webhooks, "webhook deliveries sent"),
 }
 
 

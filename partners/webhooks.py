@@ -1,0 +1,230 @@
+"""Signed webhooks to partners: recorded with the event, sent after commit, retried.
+
+An event becomes one `WebhookDelivery` per subscribed endpoint, inserted in
+the transaction that caused it, so an event is never lost nor sent for work
+that rolled back. Sending happens outside any transaction (no row lock is
+held across the network): a delivery is claimed by a conditional update, sent
+with Standard Webhooks headers, and either marked delivered or given its next
+attempt time. A beat job picks up deliveries whose task was lost.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from loyalty.cache import ProcessCache
+
+from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+# Waits before each retry (Standard Webhooks' suggested schedule, shortened).
+RETRY_DELAYS = [
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=8),
+]
+TIMEOUT_SECONDS = 10
+
+
+def webhook_secret_new() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def webhook_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed by the secret's bytes."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def _subscriptions_load() -> dict[tuple[int, str], list[int]]:
+    subscriptions: dict[tuple[int, str], list[int]] = {}
+    for pk, partner_id, events in WebhookEndpoint.objects.filter(is_active=True).values_list(
+        "id", "partner_id", "events"
+    ):
+        for event in events:
+            subscriptions.setdefault((partner_id, event), []).append(pk)
+    return subscriptions
+
+
+_subscriptions = ProcessCache(_subscriptions_load)
+
+
+def webhook_subscriptions_cache_clear() -> None:
+    _subscriptions.clear()
+
+
+def webhook_event_record(
+    *, partner_id: int, event: str, data: dict[str, Any], now: datetime | None = None
+) -> list[int]:
+    """Record `event` for the partner's subscribed endpoints; sent once the caller commits.
+
+    Costs one cached lookup when the partner subscribes to nothing (the purchase path).
+    """
+    endpoint_ids = _subscriptions.get().get((partner_id, event), [])
+    return _deliveries_create(endpoint_ids, event, [data], now or timezone.now())
+
+
+def webhook_subscribers_exist(event: str) -> bool:
+    return any(key[1] == event for key in _subscriptions.get())
+
+
+def webhook_event_broadcast(
+    *, event: str, items: list[dict[str, Any]], now: datetime | None = None
+) -> list[int]:
+    """Record each of `items` as `event` for every partner subscribed to it (program-wide
+    news about shared members, such as tier changes)."""
+    endpoint_ids = [
+        pk for (_partner, name), ids in _subscriptions.get().items() if name == event for pk in ids
+    ]
+    return _deliveries_create(endpoint_ids, event, items, now or timezone.now())
+
+
+def _deliveries_create(
+    endpoint_ids: list[int], event: str, items: list[dict[str, Any]], now: datetime
+) -> list[int]:
+    if not endpoint_ids or not items:
+        return []
+    # The cached subscriptions may be seconds old: keep the endpoints that still exist.
+    endpoint_ids = list(
+        WebhookEndpoint.objects.filter(pk__in=endpoint_ids, is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint_id=endpoint_id,
+            message_id=f"msg_{uuid.uuid4().hex}",
+            event=event,
+            payload={"type": event, "timestamp": now.isoformat(), "data": data},
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for endpoint_id in endpoint_ids
+        for data in items
+    )
+    ids = [delivery.pk for delivery in deliveries]
+    transaction.on_commit(lambda: _queue(ids))
+    return ids
+
+
+def _queue(delivery_ids: Iterable[int], countdown: float = 0) -> None:
+    from .tasks import deliver_webhook  # tasks import this module
+
+    for delivery_id in delivery_ids:
+        deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+
+
+def webhook_deliver(delivery_id: int, *, now: datetime | None = None) -> str | None:
+    """Send one due delivery; returns its new status, or None if it was not due."""
+    now = now or timezone.now()
+    claimed = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(status=WebhookDelivery.Status.SENDING)
+    if not claimed:
+        return None  # delivered, failed, not yet due, or another worker has it
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    status_code, error, duration_ms = _post(delivery)
+    return _attempt_record(delivery, status_code, error, duration_ms, timezone.now())
+
+
+def _post(delivery: WebhookDelivery) -> tuple[int | None, str, int]:
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    timestamp = int(time.time())
+    request = urllib.request.Request(  # noqa: S310 (partners' URLs are http or https, admin-set)
+        delivery.endpoint.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "webhook-id": delivery.message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": webhook_signature(
+                delivery.endpoint.secret, delivery.message_id, timestamp, body
+            ),
+        },
+    )
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            status_code, error = response.status, ""
+    except urllib.error.HTTPError as failure:
+        status_code, error = failure.code, ""
+    except (urllib.error.URLError, TimeoutError, OSError) as failure:
+        status_code, error = None, str(getattr(failure, "reason", failure))[:300]
+    return status_code, error, int((time.perf_counter() - started) * 1000)
+
+
+def _attempt_record(
+    delivery: WebhookDelivery, status_code: int | None, error: str, duration_ms: int, now: datetime
+) -> str:
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        attempted_at=now,
+        status_code=status_code,
+        error=error,
+        duration_ms=duration_ms,
+    )
+    attempts = delivery.attempts + 1
+    if status_code is not None and 200 <= status_code < 300:
+        status, next_at = WebhookDelivery.Status.DELIVERED, None
+    elif attempts > len(RETRY_DELAYS):
+        status, next_at = WebhookDelivery.Status.FAILED, None
+    else:
+        status, next_at = WebhookDelivery.Status.PENDING, now + RETRY_DELAYS[attempts - 1]
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=status,
+        attempts=attempts,
+        next_attempt_at=next_at,
+        delivered_at=now if status == WebhookDelivery.Status.DELIVERED else None,
+    )
+    if next_at is not None:
+        _queue([delivery.pk], countdown=(next_at - now).total_seconds())
+    return status
+
+
+def webhooks_due_send(
+    *, now: datetime | None = None, stale_after: timedelta = timedelta(minutes=5)
+) -> int:
+    """Beat: send due deliveries whose task was lost, and free ones a dead worker held."""
+    now = now or timezone.now()
+    WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.SENDING, next_attempt_at__lte=now - stale_after
+    ).update(status=WebhookDelivery.Status.PENDING)
+    due = list(
+        WebhookDelivery.objects.filter(
+            Q(status=WebhookDelivery.Status.PENDING), next_attempt_at__lte=now
+        ).values_list("pk", flat=True)[:500]
+    )
+    return sum(1 for pk in due if webhook_deliver(pk, now=now) is not None)
+
+
+def webhook_deliveries_retry(delivery_ids: Iterable[int]) -> int:
+    """Staff send deliveries again now: failed ones get a fresh round of retries."""
+    now = timezone.now()
+    ids = list(
+        WebhookDelivery.objects.filter(
+            pk__in=list(delivery_ids),
+            status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED],
+        ).values_list("pk", flat=True)
+    )
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=now
+    )
+    transaction.on_commit(lambda: _queue(ids))
+    return len(ids)
