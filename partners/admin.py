@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
 from .models import (
     ApiKey,
@@ -103,7 +104,7 @@ class WebhookEndpointForm(forms.ModelForm):
     events = forms.MultipleChoiceField(
         label=_("Events"),
         choices=WebhookEndpoint.Event.choices,
-        widget=forms.CheckboxSelectMultiple,
+        widget=UnfoldAdminCheckboxSelectMultipleWidget,
     )
 
     class Meta:
