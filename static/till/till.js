@@ -10,7 +10,9 @@
   document.addEventListener("htmx:afterSettle", (event) => {
     if (event.detail.target !== panel()) { return; }
     const wanted = panel().querySelector("[autofocus]");
-    if (!wanted) { search().value = ""; }
+    // Clear the last search for the next customer, unless the cashier is already
+    // typing the next one (an Esc can land between htmx's swap and this event).
+    if (!wanted && document.activeElement !== search()) { search().value = ""; }
     const target = wanted || search();
     if (document.activeElement !== target && !panel().contains(document.activeElement)) {
       target.focus();
