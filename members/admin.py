@@ -51,6 +51,7 @@ from loyalty.tiers import tier_floor_set
 from partners.models import OPERATOR_PARTNER_CODE, Partner
 from rewards.services import personal_offer_issue
 
+from .auth import signed_in_user
 from .ean import ean13_from_serial
 from .exports import csv_response, xlsx_response
 from .imports.fields import FIELDS
@@ -95,13 +96,6 @@ class CardInline(TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
-
-
-def _staff(request: HttpRequest) -> User:
-    """The signed-in staff user of an admin request (the admin lets no one else in)."""
-    if not isinstance(request.user, User):
-        raise PermissionDenied
-    return request.user
 
 
 def _local_date(moment: datetime) -> str:
@@ -346,7 +340,7 @@ class MemberAdmin(ModelAdmin):
                     member=member,
                     points=form.cleaned_data["points"],
                     reason=form.cleaned_data["reason"],
-                    by=_staff(request),
+                    by=signed_in_user(request),
                 )
             except LoyaltyError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
@@ -386,7 +380,7 @@ class MemberAdmin(ModelAdmin):
         form = PersonalOfferForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             voucher = personal_offer_issue(
-                member=member, issued_by=_staff(request), **form.cleaned_data
+                member=member, issued_by=signed_in_user(request), **form.cleaned_data
             )
             messages.success(
                 request,

@@ -38,8 +38,12 @@ def member_by_phone(phone: str) -> tuple[Member, Card | None]:
     member = Member.objects.filter(phone=phone, status=Member.Status.ACTIVE).first()
     if member is None:
         raise CardNotFound()
-    card = member.cards.filter(status__in=Card.USABLE).order_by("-issued_at", "-id").first()
-    return member, card
+    return member, member_usable_card(member)
+
+
+def member_usable_card(member: Member) -> Card | None:
+    """The member's most recently issued card that earns and burns (None if they have none)."""
+    return member.cards.filter(status__in=Card.USABLE).order_by("-issued_at", "-id").first()
 
 
 def member_by_card_or_phone(text: str) -> tuple[Member, Card | None]:

@@ -22,7 +22,7 @@ from rewards.selectors import VoucherNotFound, voucher_by_code, voucher_code_lik
 from rewards.services import voucher_use
 
 from .models import Card, Cashier, Member, TillAction
-from .selectors import member_by_card, member_by_card_or_phone
+from .selectors import member_by_card, member_by_card_or_phone, member_usable_card
 from .services import CardIssueResult, card_issue, phone_validate
 
 
@@ -79,7 +79,7 @@ def _voucher_holder(code: str) -> tuple[Member, Card | None]:
         voucher = voucher_by_code(code)
     except VoucherNotFound:
         raise CardNotFound() from None
-    return voucher.member, voucher.member.cards.filter(status__in=Card.USABLE).first()
+    return voucher.member, member_usable_card(voucher.member)
 
 
 def _refuse_own_card(cashier: Cashier, phone: str | None, card_number: str) -> None:

@@ -16,7 +16,7 @@ from loyalty.api_base import (
     result_response,
     validated_input,
 )
-from members.models import Card
+from members.selectors import member_usable_card
 from partners.authentication import ApiKeyLookupThrottle, request_api_key
 
 from .models import Reward, Voucher
@@ -58,7 +58,7 @@ class VoucherDetailApi(APIView):
     def get(self, request: Request, code: str) -> Response:
         voucher = voucher_by_code(code)
         refusal = voucher_refusal(voucher, timezone.now())
-        card = voucher.member.cards.filter(status__in=Card.USABLE).first()
+        card = member_usable_card(voucher.member)
         return Response(
             {
                 **voucher_summary(voucher),

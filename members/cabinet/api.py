@@ -31,7 +31,7 @@ from loyalty.api_base import (
     validated_input,
 )
 from loyalty.models import Transfer
-from loyalty.tiers import member_benefits, tier_snapshot
+from loyalty.tiers import member_benefits
 from rewards.api import VoucherSerializer
 from rewards.services import reward_redeem, voucher_summary
 
@@ -124,7 +124,6 @@ class MeApi(MemberApiView):
         member = self.member
         card = member_card(member)
         benefits = member_benefits(member.pk)
-        snapshot = tier_snapshot()
         return Response(
             MeSerializer(
                 {
@@ -134,7 +133,7 @@ class MeApi(MemberApiView):
                     "card": card.number if card else None,
                     "referral_code": member.referral_code,
                     "balance": cabinet_balance(member, timezone.now()),
-                    "tiers": [snapshot.tiers[t.id].name for t in benefits.tiers],
+                    "tiers": [tier.name for tier in benefits.tiers],
                     "discount_percent": benefits.discount_percent,
                 }
             ).data

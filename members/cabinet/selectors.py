@@ -208,10 +208,7 @@ def referral_results(member: Member) -> ReferralResults:
 
 def member_data_export(member: Member) -> dict[str, Any]:
     """Everything we hold about the member, as JSON-ready data (the right of access)."""
-    account_ids = list(Account.objects.filter(member=member).values_list("id", flat=True))
-    transfers = Transfer.objects.filter(
-        Q(debit_account_id__in=account_ids) | Q(credit_account_id__in=account_ids)
-    ).order_by("id")
+    transfers = member_history(member).order_by("id")
     return {
         "member": _plain(
             Member.objects.filter(pk=member.pk).values(

@@ -32,10 +32,6 @@ CODES_PER_HOUR = 5
 VIRTUAL_SERIAL_DIGITS = 8
 
 
-def cabinet_member(user: User) -> Member | None:
-    return Member.objects.filter(user=user).first()
-
-
 def _refuse_second_member(user: User) -> None:
     if Member.objects.filter(user=user).exists():
         raise Conflict(_("Your account already has a card."))

@@ -9,8 +9,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -24,6 +22,7 @@ from rewards.models import Reward
 from rewards.selectors import reward_redeem_check
 from rewards.services import reward_redeem
 
+from ..auth import signed_in_user
 from ..models import CardLinkCode, Member
 from .images import barcode_svg, qr_svg
 from .selectors import (
@@ -52,13 +51,6 @@ REFERRAL_SESSION_KEY = "referral_code"
 MemberView = Callable[..., HttpResponse]
 
 
-def _user(request: HttpRequest) -> User:
-    """The signed-in customer (the views are all behind login_required)."""
-    if not isinstance(request.user, User):
-        raise PermissionDenied
-    return request.user
-
-
 def member_view(view: MemberView) -> Callable[..., HttpResponse]:
     """Signed in and holding a card: the view gets the member. Without a card,
     the cabinet starts by linking one or getting a virtual one."""
@@ -66,7 +58,7 @@ def member_view(view: MemberView) -> Callable[..., HttpResponse]:
     @login_required
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        member = Member.objects.filter(user=_user(request)).first()
+        member = Member.objects.filter(user=signed_in_user(request)).first()
         if member is None:
             return HttpResponseRedirect(reverse("cabinet-start"))
         return view(request, member, *args, **kwargs)
@@ -97,7 +89,7 @@ def home(request: HttpRequest, member: Member) -> HttpResponse:
 @require_GET
 @login_required
 def start(request: HttpRequest) -> HttpResponse:
-    if Member.objects.filter(user=_user(request)).exists():
+    if Member.objects.filter(user=signed_in_user(request)).exists():
         return HttpResponseRedirect(reverse("cabinet-home"))
     return render(request, "cabinet/start.html", {})
 
@@ -107,7 +99,8 @@ def start(request: HttpRequest) -> HttpResponse:
 def virtual_card(request: HttpRequest) -> HttpResponse:
     try:
         virtual_card_issue(
-            user=_user(request), referral_code=request.session.get(REFERRAL_SESSION_KEY, "")
+            user=signed_in_user(request),
+            referral_code=request.session.get(REFERRAL_SESSION_KEY, ""),
         )
     except LoyaltyError as error:
         messages.error(request, error.message)
@@ -123,7 +116,9 @@ def link_card(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            link = card_link_start(user=_user(request), card_number=request.POST.get("card", ""))
+            link = card_link_start(
+                user=signed_in_user(request), card_number=request.POST.get("card", "")
+            )
         except LoyaltyError as refusal:
             error = refusal.message
         else:
@@ -140,14 +135,14 @@ def link_card(request: HttpRequest) -> HttpResponse:
 @login_required
 def link_card_confirm(request: HttpRequest, link_id: int) -> HttpResponse:
     """Step 2: the code typed back links the card's member to this account."""
-    link = CardLinkCode.objects.filter(pk=link_id, user=_user(request)).first()
+    link = CardLinkCode.objects.filter(pk=link_id, user=signed_in_user(request)).first()
     if link is None:
         raise Http404
     error = ""
     if request.method == "POST":
         try:
             card_link_confirm(
-                user=_user(request), link_id=link.pk, code=request.POST.get("code", "")
+                user=signed_in_user(request), link_id=link.pk, code=request.POST.get("code", "")
             )
         except LoyaltyError as refusal:
             error = refusal.message
@@ -312,7 +307,7 @@ def data_export(request: HttpRequest, member: Member) -> HttpResponse:
 @member_view
 def account_delete(request: HttpRequest, member: Member) -> HttpResponse:
     """Deleting needs the password again: a borrowed phone must not be enough."""
-    user = _user(request)
+    user = signed_in_user(request)
     error = ""
     if request.method == "POST":
         if user.check_password(request.POST.get("password", "")):
