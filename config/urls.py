@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from loyalty import api as loyalty_api
 from members import api as members_api
 from members.cabinet import api as me_api
+from partners import api as partners_api
 from rewards import api as rewards_api
 
 
@@ -60,6 +61,22 @@ api_v1 = [
         "holds/<int:hold_id>/capture/", loyalty_api.HoldCaptureApi.as_view(), name="holds-capture"
     ),
     path("holds/<int:hold_id>/void/", loyalty_api.HoldVoidApi.as_view(), name="holds-void"),
+    path("settlements/", partners_api.SettlementListApi.as_view(), name="settlements"),
+    path(
+        "settlements/<int:statement_id>/",
+        partners_api.SettlementDetailApi.as_view(),
+        name="settlements-detail",
+    ),
+    path(
+        "settlements/<int:statement_id>/csv/",
+        partners_api.SettlementCsvApi.as_view(),
+        name="settlements-csv",
+    ),
+    path(
+        "settlements/<int:statement_id>/pdf/",
+        partners_api.SettlementPdfApi.as_view(),
+        name="settlements-pdf",
+    ),
     path("me/", me_api.MeApi.as_view(), name="me"),
     path("me/token/", me_api.TokenObtainApi.as_view(), name="me-token"),
     path("me/history/", me_api.MeHistoryApi.as_view(), name="me-history"),

@@ -1,7 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import action
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
 from .models import (
@@ -9,12 +13,17 @@ from .models import (
     Outlet,
     Partner,
     PartnerRate,
+    Statement,
+    StatementLine,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
 from .selectors import cobrand_multipliers_cache_clear
 from .services import api_key_create, api_key_revoke
+from .statement_documents import statement_csv, statement_filename, statement_pdf
+from .statements import StatementNotDue, statement_close, statement_refresh
+from .tasks import settle_partners
 from .webhooks import (
     webhook_deliveries_retry,
     webhook_secret_new,
@@ -166,3 +175,121 @@ class WebhookDeliveryAdmin(ModelAdmin):
     def retry_now(self, request, queryset):
         count = webhook_deliveries_retry(queryset.values_list("pk", flat=True))
         messages.success(request, _("%(count)d deliveries queued.") % {"count": count})
+
+
+class StatementLineInline(TabularInline):
+    model = StatementLine
+    extra = 0
+    fields = [
+        "day",
+        "is_correction",
+        "points_issued",
+        "points_reversed",
+        "points_redeemed",
+        "points_returned",
+        "issued_price",
+        "redeemed_price",
+        "due_from_partner",
+        "due_to_partner",
+    ]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Statement)
+class StatementAdmin(ModelAdmin):
+    """Statements come from the ledger: staff read, recalculate, close and download them."""
+
+    list_display = [
+        "partner",
+        "month",
+        "status",
+        "points_issued",
+        "points_redeemed",
+        "due_from_partner",
+        "due_to_partner",
+        "net_due",
+    ]
+    list_filter = ["status", "partner", "month"]
+    search_fields = ["partner__name", "partner__code"]
+    date_hierarchy = "month"
+    readonly_fields = [
+        "partner",
+        "month",
+        "status",
+        "points_issued",
+        "points_reversed",
+        "points_redeemed",
+        "points_returned",
+        "points_unpriced",
+        "due_from_partner",
+        "due_to_partner",
+        "net_due",
+        "computed_at",
+        "closed_at",
+    ]
+    fields = readonly_fields
+    inlines = [StatementLineInline]
+    actions_list = ["settle_now"]
+    actions_detail = ["download_csv", "download_pdf", "recalculate", "close"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("net due from the partner"))
+    def net_due(self, statement: Statement):
+        return statement.net_due_from_partner
+
+    def _back(self, statement: Statement) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:partners_statement_change", args=[statement.pk]))
+
+    @action(description=_("Download CSV"), url_path="csv")
+    def download_csv(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        return statement_csv(get_object_or_404(Statement, pk=object_id))
+
+    @action(description=_("Download PDF"), url_path="pdf")
+    def download_pdf(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
+        statement = get_object_or_404(Statement.objects.select_related("partner"), pk=object_id)
+        response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
+        filename = statement_filename(statement, "pdf")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    @action(description=_("Recalculate"), url_path="recalculate")
+    def recalculate(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        statement = get_object_or_404(Statement, pk=object_id)
+        if statement.status == Statement.Status.CLOSED:
+            messages.warning(request, _("A closed statement is final; it was not changed."))
+        else:
+            statement_refresh(statement)
+            messages.success(request, _("Recalculated from the ledger."))
+        return self._back(statement)
+
+    @action(description=_("Close"), url_path="close")
+    def close(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        statement = get_object_or_404(Statement, pk=object_id)
+        try:
+            statement_close(statement)
+        except StatementNotDue as refusal:
+            messages.error(request, refusal.message)
+        else:
+            messages.success(request, _("The statement is closed and final."))
+        return self._back(statement)
+
+    @action(description=_("Settle now"), url_path="settle-now")
+    def settle_now(self, request: HttpRequest) -> HttpResponse:
+        """What the daily job does: statements up to today, due months closed."""
+        settle_partners.delay()
+        messages.success(
+            request, _("Statements are being brought up to date; reload the page in a moment.")
+        )
+        return HttpResponseRedirect(reverse("admin:partners_statement_changelist"))

@@ -247,3 +247,97 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attempted_at:%Y-%m-%d %H:%M:%S} · {self.status_code or self.error}"
+
+
+class Statement(models.Model):
+    """A partner's monthly settlement: points and money each way, from the ledger.
+
+    An open statement is a preview that the daily job recomputes; a closed
+    one is frozen. Whatever changes a closed month later (a rate entered for
+    its days) appears as correction lines in the next statement closed.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open (preliminary)")
+        CLOSED = "closed", _("Closed")
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="statements", verbose_name=_("partner")
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the month settled."))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    points_issued = models.BigIntegerField(_("points issued"), default=0)
+    points_reversed = models.BigIntegerField(_("points reversed by refunds"), default=0)
+    points_redeemed = models.BigIntegerField(_("points redeemed"), default=0)
+    points_returned = models.BigIntegerField(_("points returned by refunds"), default=0)
+    points_unpriced = models.BigIntegerField(
+        _("points without a rate"),
+        default=0,
+        help_text=_("Points of days before the partner's first rate: counted, not priced."),
+    )
+    due_from_partner = models.DecimalField(
+        _("due from the partner"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    due_to_partner = models.DecimalField(
+        _("due to the partner"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    computed_at = models.DateTimeField(_("computed at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("settlement statement")
+        verbose_name_plural = _("settlement statements")
+        ordering = ["-month", "partner"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "month"], name="one_statement_per_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.month:%Y-%m}"
+
+    @property
+    def net_due_from_partner(self) -> Decimal:
+        """Positive: the partner pays the operator; negative: the operator pays the partner."""
+        return self.due_from_partner - self.due_to_partner
+
+
+class StatementLine(models.Model):
+    """One day of a statement, or a correction of a day of an earlier, closed month."""
+
+    statement = models.ForeignKey(
+        Statement, on_delete=models.CASCADE, related_name="lines", verbose_name=_("statement")
+    )
+    day = models.DateField(_("day"))
+    is_correction = models.BooleanField(_("correction"), default=False)
+    # Corrections hold differences, so every figure may be negative.
+    points_issued = models.BigIntegerField(_("points issued"), default=0)
+    points_reversed = models.BigIntegerField(_("points reversed"), default=0)
+    points_redeemed = models.BigIntegerField(_("points redeemed"), default=0)
+    points_returned = models.BigIntegerField(_("points returned"), default=0)
+    issued_price = models.DecimalField(
+        _("price per point issued"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    redeemed_price = models.DecimalField(
+        _("price per point redeemed"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    due_from_partner = models.DecimalField(
+        _("due from the partner"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    due_to_partner = models.DecimalField(
+        _("due to the partner"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+
+    class Meta:
+        verbose_name = _("statement line")
+        verbose_name_plural = _("statement lines")
+        ordering = ["statement", "is_correction", "day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["statement", "day", "is_correction"], name="one_statement_line_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement} · {self.day}"

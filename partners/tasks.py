@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import webhooks
+from . import statements, webhooks
 
 
 @shared_task
@@ -13,3 +13,8 @@ def deliver_webhook(delivery_id: int) -> str | None:
 @shared_task
 def send_due_webhooks() -> int:
     return webhooks.webhooks_due_send()
+
+
+@shared_task
+def settle_partners() -> int:
+    return statements.statements_close_due()

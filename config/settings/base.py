@@ -189,6 +189,8 @@ REST_FRAMEWORK = {
 # Partner holds (two-phase burn): how long points stay reserved without a capture.
 HOLD_MINUTES_DEFAULT = env.int("HOLD_MINUTES_DEFAULT", default=15)
 HOLD_MINUTES_MAX = env.int("HOLD_MINUTES_MAX", default=24 * 60)
+# A month's settlement statements close this many days after it ends (time to enter its rates).
+SETTLEMENT_CLOSE_AFTER_DAYS = env.int("SETTLEMENT_CLOSE_AFTER_DAYS", default=3)
 
 # Card, phone and voucher lookups allowed per API key (partners.authentication).
 LOOKUP_THROTTLE_RATE = env.str("LOOKUP_THROTTLE_RATE", default="300/min")
@@ -208,6 +210,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "VoucherStatusEnum": "rewards.models.Voucher.Status",
         "RewardKindEnum": "rewards.models.Reward.Kind",
+        "StatementStatusEnum": "partners.models.Statement.Status",
     },
 }
 
@@ -253,6 +256,10 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-webhooks": {
         "task": "partners.tasks.send_due_webhooks",
         "schedule": 60,
+    },
+    "settle-partners": {
+        "task": "partners.tasks.settle_partners",
+        "schedule": crontab(hour=2, minute=40),
     },
     "expire-vouchers": {
         "task": "rewards.tasks.expire_vouchers",

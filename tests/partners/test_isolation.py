@@ -1,10 +1,14 @@
 """A partner sees only its own data: every object id of another partner answers 404,
 and its idempotency keys replay nothing of another's."""
 
+from datetime import date
+
 import pytest
+from django.utils import timezone
 
 from loyalty.models import Hold, Purchase, Refund
 from loyalty.services import points_adjust
+from partners.models import Statement
 from tests.conftest import api_client_for
 from tests.factories import PartnerFactory
 
@@ -12,8 +16,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def bank(operator):
-    return api_client_for(PartnerFactory(code="bank", name="Bank"))
+def bank_partner(operator):
+    return PartnerFactory(code="bank", name="Bank")
+
+
+@pytest.fixture
+def bank(bank_partner):
+    return api_client_for(bank_partner)
 
 
 @pytest.fixture
@@ -39,6 +48,13 @@ def banks_objects(bank, card, program):
     return purchase["id"], hold["id"]
 
 
+@pytest.fixture
+def banks_statement(bank_partner):
+    return Statement.objects.create(
+        partner=bank_partner, month=date(2026, 1, 1), computed_at=timezone.now()
+    ).pk
+
+
 def test_every_object_id_of_another_partner_is_not_found(cinema, banks_objects):
     purchase_id, hold_id = banks_objects
     calls = [
@@ -57,6 +73,13 @@ def test_every_object_id_of_another_partner_is_not_found(cinema, banks_objects):
     assert Hold.objects.get().status == "held"
 
 
+def test_another_partners_statements_are_not_found_nor_listed(cinema, banks_statement):
+    for suffix in ("", "csv/", "pdf/"):
+        response = cinema.get(f"/api/v1/settlements/{banks_statement}/{suffix}")
+        assert response.status_code == 404, suffix
+    assert cinema.get("/api/v1/settlements/").json() == []
+
+
 def test_the_same_idempotency_key_of_another_partner_replays_nothing(cinema, card, banks_objects):
     response = cinema.post(
         "/api/v1/purchases/",
@@ -73,3 +96,8 @@ def test_the_owner_still_reaches_its_objects(bank, banks_objects):
     purchase_id, hold_id = banks_objects
     assert bank.get(f"/api/v1/purchases/{purchase_id}/").status_code == 200
     assert bank.post(f"/api/v1/holds/{hold_id}/capture/").status_code == 200
+
+
+def test_the_owner_still_reaches_its_statements(bank, banks_statement):
+    for suffix in ("", "csv/", "pdf/"):
+        assert bank.get(f"/api/v1/settlements/{banks_statement}/{suffix}").status_code == 200

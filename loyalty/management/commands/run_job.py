@@ -16,6 +16,7 @@ JOBS: dict[str, tuple[Callable[[], int], str]] = {
     "expire_vouchers": (reward_tasks.expire_vouchers, "vouchers expired"),
     "expire_holds": (tasks.expire_holds, "partner holds released"),
     "send_webhooks": (partner_tasks.send_due_webhooks, "webhook deliveries sent"),
+    "settle_partners": (partner_tasks.settle_partners, "settlement statements closed"),
 }
 
 
