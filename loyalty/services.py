@@ -295,6 +295,7 @@ def _purchase_create(
             points_redeemed=redeem_points,
             redeemed_value=redeemed_value,
             applied_rules=applied_rules,
+            **_cobrand_funding(card, partner, cobrand_bonus),
             fingerprint=fingerprint,
             created_at=now,
         )
@@ -310,8 +311,9 @@ def _purchase_create(
             purchase=purchase,
             now=now,
         )
-    if earned:
-        _points_earn(program, accounts, partner, purchase, earned, now)
+    for funder, points in _earned_shares(purchase):
+        if points:
+            _points_earn(program, accounts, funder, purchase, points, now)
     if card.status == Card.Status.ISSUED:
         Card.objects.filter(pk=card.pk, status=Card.Status.ISSUED).update(status=Card.Status.ACTIVE)
     bonuses = _first_purchase_bonuses(accounts, purchase, now)
@@ -376,6 +378,24 @@ def _cobrand_points(card_partner_id: int, base: int) -> dict[str, Any] | None:
         "description": f"{cobrand.name} card ×{cobrand.multiplier.normalize()}",  # noqa: RUF001
         "points": extra,
     }
+
+
+def _cobrand_funding(
+    card: Card, partner: Partner, cobrand_bonus: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The purchase fields saying which partner pays for a co-branded card's extra points."""
+    if cobrand_bonus is None or card.partner_id == partner.pk:
+        return {"cobrand_partner_id": None, "cobrand_points": 0}
+    return {"cobrand_partner_id": card.partner_id, "cobrand_points": cobrand_bonus["points"]}
+
+
+def _earned_shares(purchase: Purchase) -> list[tuple[Partner, int]]:
+    """Who pays for the purchase's earned points, and how many each: the partner where
+    the member bought, and the partner of a co-branded card for its extra points."""
+    shares = [(purchase.partner, purchase.points_earned - purchase.cobrand_points)]
+    if purchase.cobrand_points and purchase.cobrand_partner is not None:
+        shares.append((purchase.cobrand_partner, purchase.cobrand_points))
+    return shares
 
 
 def _member_facts(rules: tuple[RuleSpec, ...], member_id: int, benefits: Benefits) -> MemberFacts:
@@ -610,10 +630,17 @@ def refund_record(
 def _refund_apply(purchase: Purchase, amount: Decimal, now: datetime) -> OperationResult:
     accounts = member_accounts_lock(purchase.member_id)
     refunded_total = purchase.refunded_amount + amount
-    reverse = (
-        _proportional_share(purchase.points_earned, refunded_total, purchase.amount)
-        - purchase.points_reversed
-    )
+    # Each funder's share is reversed in proportion on its own, so that over all
+    # refunds of a receipt every partner gets back exactly what it paid for.
+    reversals = [
+        (
+            funder,
+            _proportional_share(points, refunded_total, purchase.amount)
+            - _proportional_share(points, purchase.refunded_amount, purchase.amount),
+        )
+        for funder, points in _earned_shares(purchase)
+    ]
+    reverse = sum(points for _funder, points in reversals)
     give_back = (
         _proportional_share(purchase.points_redeemed, refunded_total, purchase.amount)
         - purchase.points_returned
@@ -636,7 +663,11 @@ def _refund_apply(purchase: Purchase, amount: Decimal, now: datetime) -> Operati
             refund=refund,
             now=now,
         )
-    debt = _earned_points_reverse(accounts, purchase, refund, reverse, now) if reverse else 0
+    debt = sum(
+        _earned_points_reverse(accounts, purchase, refund, funder, points, now)
+        for funder, points in reversals
+        if points
+    )
     if debt:
         Refund.objects.filter(pk=refund.pk).update(debt_booked=debt)
         refund.debt_booked = debt
@@ -678,15 +709,22 @@ def _refund_activity_subtract(
 
 
 def _earned_points_reverse(
-    accounts: MemberAccounts, purchase: Purchase, refund: Refund, points: int, now: datetime
+    accounts: MemberAccounts,
+    purchase: Purchase,
+    refund: Refund,
+    funder: Partner,
+    points: int,
+    now: datetime,
 ) -> int:
-    """Take back `points` earned on `purchase`; return the part booked as debt."""
-    issued = system_account(Kind.ISSUED, purchase.partner)
+    """Take back `points` of those `funder` paid for on `purchase`; return the part
+    booked as debt."""
+    issued = system_account(Kind.ISSUED, funder)
     left = points
     pending_lot = Lot.objects.filter(
         account=accounts.pending,
         transfer__purchase=purchase,
         transfer__code=Code.PURCHASE_EARN,
+        transfer__debit_account=issued,
         remaining__gt=0,
     ).first()
     # From the purchase's own pending points, then available points, then debt.

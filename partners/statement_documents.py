@@ -8,9 +8,8 @@ from typing import Any
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from django.http import StreamingHttpResponse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 

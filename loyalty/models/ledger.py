@@ -394,6 +394,18 @@ class Purchase(models.Model):
         _("paid with points"), max_digits=14, decimal_places=2, default=Decimal("0")
     )
     applied_rules = models.JSONField(_("applied rules"), default=list, blank=True)
+    # A co-branded card's extra points are paid for by the partner that owns the card,
+    # wherever the member buys: they come from that partner's `issued` account.
+    cobrand_partner = models.ForeignKey(
+        Partner,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # never looked up by; partners are never deleted
+        verbose_name=_("co-branded card of"),
+    )
+    cobrand_points = models.BigIntegerField(_("co-brand points"), default=0)
     # Running totals over the purchase's refunds; proportional reversals are
     # computed from them so that rounding never drifts across partial refunds.
     refunded_amount = models.DecimalField(
@@ -424,6 +436,10 @@ class Purchase(models.Model):
             models.CheckConstraint(
                 condition=Q(points_reversed__gte=0, points_reversed__lte=F("points_earned")),
                 name="purchase_reversal_within_earned",
+            ),
+            models.CheckConstraint(
+                condition=Q(cobrand_points__gte=0, cobrand_points__lte=F("points_earned")),
+                name="purchase_cobrand_within_earned",
             ),
             models.CheckConstraint(
                 condition=Q(points_returned__gte=0, points_returned__lte=F("points_redeemed")),
