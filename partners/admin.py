@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
@@ -205,7 +206,7 @@ class StatementAdmin(ModelAdmin):
 
     list_display = [
         "partner",
-        "month",
+        "period",
         "status",
         "points_issued",
         "points_redeemed",
@@ -244,6 +245,10 @@ class StatementAdmin(ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("month"), ordering="month")
+    def period(self, statement: Statement) -> str:
+        return date_format(statement.month, "YEAR_MONTH_FORMAT")
 
     @admin.display(description=_("net due from the partner"))
     def net_due(self, statement: Statement):

@@ -177,7 +177,7 @@ def _lines_table(pdf: FPDF, title: str, lines: list[StatementLine]) -> None:
         _("Due to the partner"),
     ]
     with pdf.table(
-        col_widths=(13, 9, 9, 9, 9, 9, 9, 14, 14),
+        col_widths=(12, 9, 9, 11, 9, 8, 8, 14, 14),
         text_align=("LEFT", *["RIGHT"] * 8),
         headings_style=FontFace(emphasis="BOLD", fill_color=(235, 238, 242)),
         line_height=4.5,

@@ -3,10 +3,12 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.utils import timezone
 
 from loyalty.ledger_check import ledger_breaches
 from loyalty.models import MemberTier, Purchase, Tier
 from members.models import Card, Member, Segment
+from partners.models import Partner, Statement
 from rewards.models import Reward, Voucher
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +56,13 @@ def test_seed_demo_twice_adds_nothing(operator):
     call_command("seed_demo", "--members", "5")
     call_command("seed_demo", "--members", "5")
     assert Member.objects.count() == 5
+
+
+def test_the_demo_has_a_coalition_partner_with_closed_statements(operator, capsys):
+    call_command("seed_demo", "--members", "40")
+    pharmacy = Partner.objects.get(code="pharmacy")
+    assert Purchase.objects.filter(partner=pharmacy).exists()
+    assert Statement.objects.filter(partner=pharmacy, status="closed").exists()
+    this_month = timezone.localdate().replace(day=1)
+    assert Statement.objects.get(partner=pharmacy, month=this_month).status == "open"
+    assert "Partner API key (City Pharmacy):" in capsys.readouterr().out

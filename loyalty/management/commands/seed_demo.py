@@ -31,9 +31,10 @@ from loyalty.tiers import tier_snapshot_cache_clear, tiers_recalculate_all
 from members.ean import ean13_from_serial
 from members.models import Card, Cashier, Member, Segment
 from members.services import card_issue
-from partners.models import Outlet, Partner
+from partners.models import Outlet, Partner, PartnerRate
 from partners.selectors import operator_partner
 from partners.services import api_key_create
+from partners.statements import statements_close_due
 from rewards.models import Reward
 from rewards.services import reward_redeem
 
@@ -45,6 +46,7 @@ LOGINS = [
 ]
 # A customer of the cabinet: the first demo member, signed in by email.
 CUSTOMER_EMAIL, CUSTOMER_PASSWORD = "customer@example.com", "customer-demo-2026"
+PHARMACY_CODE = "pharmacy"
 FIRST_NAMES = [
     "Anna",
     "Ivan",
@@ -103,7 +105,8 @@ class Command(BaseCommand):
         receipts = []
         for serial in range(member_count):
             receipts += self._member_with_visits(operator, outlets, serial, rng, now)
-        self._history(operator, outlets, sorted(receipts), rng, now)
+        pharmacy = self._coalition_partner(now)
+        self._history(operator, outlets, pharmacy, sorted(receipts), rng, now)
         for serial in range(member_count, member_count + 50):  # blank cards for the till
             Card.objects.create(number=ean13_from_serial("200", serial), partner=operator)
         pending_release_due(now=now)
@@ -112,6 +115,7 @@ class Command(BaseCommand):
         self._club_and_segment(rng)
         self._rewards(rng, now)
         self._cabinet_customer()
+        statements_close_due(now=now)
         self.stdout.write(self.style.SUCCESS(f"Seeded {member_count} members with purchases."))
         call_command("ledger_check", stdout=self.stdout)
 
@@ -301,8 +305,26 @@ class Command(BaseCommand):
         )
         return [(moment, serial, index, result.card.number) for index, moment in enumerate(moments)]
 
-    def _history(self, operator, outlets, receipts, rng, now) -> None:
-        """Every member's receipts in time order, with the nightly jobs run as days pass."""
+    def _coalition_partner(self, now: datetime) -> Partner:
+        """A pharmacy chain that awards and accepts the points, and settles monthly."""
+        pharmacy = Partner.objects.create(
+            code=PHARMACY_CODE,
+            name="City Pharmacy",
+            contact_name="Anna Nowak",
+            contact_email="settlements@pharmacy.example",
+        )
+        PartnerRate.objects.create(
+            partner=pharmacy,
+            valid_from=(now - timedelta(days=420)).date(),
+            issued_price=Decimal("0.80"),
+            redeemed_price=Decimal("0.70"),
+        )
+        return pharmacy
+
+    def _history(self, operator, outlets, pharmacy, receipts, rng, now) -> None:
+        """Every member's receipts in time order, with the nightly jobs run as days pass.
+
+        About one receipt in eight is the coalition pharmacy's, for its statements."""
         last_night = None
         for moment, serial, index, card_number in receipts:
             night = timezone.localtime(moment).replace(hour=3, minute=0, second=0, microsecond=0)
@@ -315,10 +337,13 @@ class Command(BaseCommand):
             amount = Decimal(max(150, min(30000, int(rng.lognormvariate(7, 0.8))))) + Decimal(
                 rng.randint(0, 99)
             ) / Decimal(100)
+            partner, outlet = (
+                (pharmacy, None) if rng.random() < 0.125 else (operator, rng.choice(outlets))
+            )
             try:
                 body = purchase_record(
-                    partner=operator,
-                    outlet=rng.choice(outlets),
+                    partner=partner,
+                    outlet=outlet,
                     card_number=card_number,
                     receipt_id=f"DEMO-{serial}-{index}",
                     amount=amount,
@@ -337,11 +362,12 @@ class Command(BaseCommand):
                 continue  # not enough points to redeem: the customer paid in full elsewhere
             if rng.random() < 0.05:
                 refund_record(
-                    partner=operator, purchase_id=body["id"], amount=amount / 2, now=moment
+                    partner=partner, purchase_id=body["id"], amount=amount / 2, now=moment
                 )
 
     def _print_logins(self, operator: Partner) -> None:
         key = api_key_create(partner=operator, outlet=None, name="demo POS")
+        pharmacy = Partner.objects.filter(code=PHARMACY_CODE).first()
         self.stdout.write("")
         self.stdout.write(self.style.MIGRATE_HEADING("Demo is ready at http://127.0.0.1:8000"))
         self.stdout.write("  Admin:     http://127.0.0.1:8000/admin/")
@@ -356,4 +382,11 @@ class Command(BaseCommand):
             f'  Try: curl -H "Authorization: Api-Key {key}" '
             f"http://127.0.0.1:8000/api/v1/cards/{ean13_from_serial('200', 0)}/balance/"
         )
+        if pharmacy is not None:
+            pharmacy_key = api_key_create(partner=pharmacy, outlet=None, name="demo settlements")
+            self.stdout.write(f"  Partner API key (City Pharmacy): {pharmacy_key}")
+            self.stdout.write(
+                f'  Try: curl -H "Authorization: Api-Key {pharmacy_key}" '
+                "http://127.0.0.1:8000/api/v1/settlements/"
+            )
         self.stdout.write("")
