@@ -22,10 +22,12 @@ from members.selectors import member_by_card_or_phone
 
 from .adjustments import adjustment_approve, adjustment_reject
 from .admin_pages import ACTION_PAGE, admin_page
+from .badges import badges_cache_clear
 from .club import club_join
 from .exceptions import LoyaltyError
 from .models import (
     Account,
+    Badge,
     ClubMembership,
     ClubPlan,
     EarningRule,
@@ -33,6 +35,7 @@ from .models import (
     EventBonus,
     Hold,
     Lot,
+    MemberBadge,
     MemberTier,
     PointsAdjustment,
     ProgramSettings,
@@ -492,3 +495,49 @@ class PointsAdjustmentAdmin(ReadOnlyAdmin):
                 done += 1
         if done:
             messages.success(request, done_message % {"count": done})
+
+
+@admin.register(Badge)
+class BadgeAdmin(ModelAdmin):
+    list_display = ["__str__", "rule", "points", "position", "is_active", "holders_count"]
+    list_filter = ["rule", "is_active"]
+    list_editable = ["position", "is_active"]
+    search_fields = ["name_en", "name_ru", "name_pl"]
+    readonly_fields = ["record"]
+    fieldsets = [
+        (None, {"fields": ["rule", "count", "minimum", "tier", "points", "image"]}),
+        (
+            _("Names and descriptions"),
+            {
+                "fields": [
+                    "name_en",
+                    "description_en",
+                    "name_ru",
+                    "description_ru",
+                    "name_pl",
+                    "description_pl",
+                ]
+            },
+        ),
+        (_("Display"), {"fields": ["position", "is_active", "record"]}),
+    ]
+
+    @admin.display(description=_("Members holding it"))
+    def holders_count(self, badge: Badge) -> int:
+        return badge.holders.count()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        badges_cache_clear()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Badge | None = None) -> bool:
+        # A badge members hold is history: switch it off instead.
+        return super().has_delete_permission(request, obj) and not (obj and obj.holders.exists())
+
+
+@admin.register(MemberBadge)
+class MemberBadgeAdmin(ReadOnlyAdmin):
+    list_display = ["member", "badge", "points", "reference", "awarded_at"]
+    list_filter = ["badge", ("awarded_at", admin.DateFieldListFilter)]
+    search_fields = ["member__phone", "member__full_name", "member__cards__number"]
+    list_select_related = ["member", "badge"]

@@ -80,6 +80,12 @@ class BonusSerializer(serializers.Serializer):
     points = serializers.IntegerField()
 
 
+class EarnedBadgeSerializer(serializers.Serializer):
+    badge = serializers.IntegerField()
+    name = serializers.CharField(help_text="In the request's language.")
+    points = serializers.IntegerField(help_text="Points given with the badge.")
+
+
 class PurchaseOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     receipt_id = serializers.CharField()
@@ -91,6 +97,9 @@ class PurchaseOutputSerializer(serializers.Serializer):
     balance = ShortBalanceSerializer()
     status = StatusSerializer(help_text="The member's tiers and discount after this purchase.")
     bonuses = BonusSerializer(many=True, required=False)
+    badges = EarnedBadgeSerializer(
+        many=True, required=False, help_text="Badges the member just earned."
+    )
     created_at = serializers.DateTimeField()
 
 
@@ -225,6 +234,9 @@ class EventOutputSerializer(serializers.Serializer):
     event = serializers.CharField()
     points_awarded = serializers.IntegerField()
     balance = ShortBalanceSerializer()
+    badges = EarnedBadgeSerializer(
+        many=True, required=False, help_text="Badges the member just earned."
+    )
 
 
 class EventCreateApi(APIView):

@@ -14,6 +14,14 @@ from partners.models import Outlet, Partner
 from partners.selectors import cobrand_multipliers
 from partners.webhooks import webhook_event_record
 
+from .badges import (
+    EVENT_BADGE_RULES,
+    badges_summary,
+    event_badges_award,
+    event_badges_exist,
+    purchase_badges_award,
+    referral_badges_award,
+)
 from .caps import member_caps_left, member_caps_use
 from .exceptions import (
     CardNotFound,
@@ -34,7 +42,16 @@ from .ledger import (
     system_account,
     transfer_post,
 )
-from .models import Account, EventAward, EventBonus, Lot, ProgramSettings, Purchase, Refund
+from .models import (
+    Account,
+    Badge,
+    EventAward,
+    EventBonus,
+    Lot,
+    ProgramSettings,
+    Purchase,
+    Refund,
+)
 from .program import (
     points_expire_at,
     points_release_at,
@@ -316,13 +333,17 @@ def _purchase_create(
             _points_earn(program, accounts, funder, purchase, points, now)
     if card.status == Card.Status.ISSUED:
         Card.objects.filter(pk=card.pk, status=Card.Status.ISSUED).update(status=Card.Status.ACTIVE)
-    bonuses = _first_purchase_bonuses(accounts, purchase, now)
+    first_purchase = _first_purchase_matters() and _is_first_purchase(purchase)
+    bonuses = _first_purchase_bonuses(accounts, purchase, now) if first_purchase else []
     activity_add(member_id=member_id, day=facts.moment.date(), spend=amount, purchases=1)
+    badges = purchase_badges_award(accounts, purchase, first_purchase=first_purchase, now=now)
     if member_tiers_recalculate(member_id, tier_rows, now):
         benefits = member_benefits(member_id)
     body = purchase_summary(purchase, _balance_body(accounts), benefits.as_dict(tiers))
     if bonuses:
         body["bonuses"] = bonuses
+    if badges:
+        body["badges"] = badges_summary(badges)
     _purchase_webhooks(purchase, body, now)
     return OperationResult(201, body)
 
@@ -413,26 +434,41 @@ def _member_facts(rules: tuple[RuleSpec, ...], member_id: int, benefits: Benefit
     return MemberFacts(tier_ids=benefits.tier_ids, segment_ids=segment_ids, birth_date=birth_date)
 
 
+def _first_purchase_matters() -> bool:
+    """Whether a bonus or badge depends on a member's first purchase: only then is it
+    worth a query to tell."""
+    bonuses = event_bonuses_snapshot()
+    return (
+        EventBonus.Event.FIRST_PURCHASE in bonuses
+        or EventBonus.Event.REFERRAL in bonuses
+        or event_badges_exist(Badge.Rule.FIRST_PURCHASE)
+        or event_badges_exist(Badge.Rule.FIRST_REFERRAL)
+    )
+
+
+def _is_first_purchase(purchase: Purchase) -> bool:
+    return not (
+        Purchase.objects.filter(member_id=purchase.member_id).exclude(pk=purchase.pk).exists()
+    )
+
+
 def _first_purchase_bonuses(
     accounts: MemberAccounts, purchase: Purchase, now: datetime
 ) -> list[dict[str, Any]]:
-    """Bonuses of a member's first purchase: their own, and a referral's (both sides).
-
-    Costs nothing unless such a bonus is configured; then one query tells
-    whether this is the member's first purchase.
-    """
+    """Bonuses of a member's first purchase: their own, and a referral's (both sides,
+    with the inviting member's first-referral badge)."""
     bonuses = event_bonuses_snapshot()
     first = bonuses.get(EventBonus.Event.FIRST_PURCHASE)
     referral = bonuses.get(EventBonus.Event.REFERRAL)
-    if first is None and referral is None:
-        return []
-    if Purchase.objects.filter(member_id=purchase.member_id).exclude(pk=purchase.pk).exists():
-        return []
     awarded = []
     if first is not None:
         points = _event_award(accounts, purchase.partner, first.event, "", first.points, now)
         awarded.append({"event": first.event, "points": points})
     referrer_id = Member.objects.values_list("referred_by_id", flat=True).get(pk=purchase.member_id)
+    if referrer_id is not None and event_badges_exist(Badge.Rule.FIRST_REFERRAL):
+        transaction.on_commit(
+            lambda: referral_badges_award(referrer_id=referrer_id, referee_id=purchase.member_id)
+        )
     if referral is not None and referrer_id is not None:
         points = _event_award(
             accounts, purchase.partner, referral.event, "referee", referral.points, now
@@ -525,7 +561,8 @@ def event_record(
         if claim.replay is not None:
             return claim.replay
         bonus = event_bonuses_snapshot().get(event)
-        if bonus is None:
+        badge_rule = EVENT_BADGE_RULES.get(event)
+        if bonus is None and not (badge_rule and event_badges_exist(badge_rule)):
             raise Conflict(_("No bonus is configured for this event."))
         _card, accounts = card_accounts_lock(card_number)
         period = {
@@ -533,13 +570,19 @@ def event_record(
             EventBonus.Event.BIRTHDAY: str(timezone.localtime(now).year),
             EventBonus.Event.FEEDBACK: f"key:{idempotency_key or now.isoformat()}",
         }[EventBonus.Event(event)]
-        points = _event_award(accounts, partner, event, period, bonus.points, now)
-        if not points and bonus.points:
+        bonus_points = bonus.points if bonus is not None else 0
+        points = _event_award(accounts, partner, event, period, bonus_points, now)
+        if not points and bonus_points:
             raise Conflict(_("This event was already rewarded for this member."))
-        result = OperationResult(
-            201,
-            {"event": event, "points_awarded": points, "balance": _balance_body(accounts)},
+        badges = (
+            event_badges_award(accounts, badge_rule, reference=f"event:{event}", now=now)
+            if badge_rule
+            else []
         )
+        body = {"event": event, "points_awarded": points, "balance": _balance_body(accounts)}
+        if badges:
+            body["badges"] = badges_summary(badges)
+        result = OperationResult(201, body)
         claim.store(result)
         return result
 

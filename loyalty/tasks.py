@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import club, holds, jobs, tiers
+from . import badges, club, holds, jobs, tiers
 
 
 @shared_task
@@ -34,3 +34,8 @@ def purge_idempotency_keys() -> int:
 @shared_task
 def expire_holds() -> int:
     return holds.holds_expire_due()
+
+
+@shared_task
+def award_anniversary_badges() -> int:
+    return badges.anniversary_badges_award()

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from members.models import Card
 from partners.webhooks import webhook_event_broadcast, webhook_subscribers_exist
 
+from .badges import tier_badges_award_later
 from .cache import ProcessCache
 from .exceptions import InvalidRequest
 from .ledger import member_accounts_lock
@@ -356,8 +357,12 @@ def _move_apply(
 
 
 def tier_changes_save(changes: list[TierChange]) -> None:
-    """Store tier moves and tell the partners that subscribed to `tier.changed`."""
+    """Store tier moves, give the badges of tiers reached, and tell the partners that
+    subscribed to `tier.changed`."""
     TierChange.objects.bulk_create(changes)
+    tier_badges_award_later(
+        (change.member_id, change.to_tier_id) for change in changes if change.to_tier_id
+    )
     if not changes or not webhook_subscribers_exist("tier.changed"):
         return
     cards = dict(

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.utils import translation
 from rest_framework.test import APIClient
 
+from loyalty.badges import badges_cache_clear
 from loyalty.ledger import system_account_cache_clear
 from loyalty.ledger_check import ledger_breaches
 from loyalty.program import program_settings_cache_clear
@@ -47,6 +48,7 @@ def _process_caches_clear() -> None:
     tier_snapshot_cache_clear()
     cobrand_multipliers_cache_clear()
     webhook_subscriptions_cache_clear()
+    badges_cache_clear()
 
 
 @pytest.fixture

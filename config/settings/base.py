@@ -257,6 +257,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "partners.tasks.send_due_webhooks",
         "schedule": 60,
     },
+    "award-anniversary-badges": {
+        "task": "loyalty.tasks.award_anniversary_badges",
+        "schedule": crontab(hour=5, minute=10),
+    },
     "settle-partners": {
         "task": "partners.tasks.settle_partners",
         "schedule": crontab(hour=2, minute=40),

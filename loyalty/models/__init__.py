@@ -1,5 +1,7 @@
-"""The loyalty app's models: the ledger, earning rules and event bonuses, tiers and the club."""
+"""The loyalty app's models: the ledger, earning rules and event bonuses, tiers and the club,
+badges."""
 
+from .badges import Badge, MemberBadge
 from .holds import Hold
 from .ledger import (
     Account,
@@ -24,6 +26,7 @@ from .tiers import (
 
 __all__ = [
     "Account",
+    "Badge",
     "ClubMembership",
     "ClubPlan",
     "EarningRule",
@@ -33,6 +36,7 @@ __all__ = [
     "IdempotencyRecord",
     "Lot",
     "MemberActivity",
+    "MemberBadge",
     "MemberTier",
     "PointsAdjustment",
     "ProgramSettings",

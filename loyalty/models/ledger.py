@@ -259,6 +259,7 @@ class Transfer(models.Model):
         PARTNER_HOLD_RELEASE = "partner_hold_release", _("Partner: held points given back")
         REWARD = "reward", _("Reward redeemed")
         VOUCHER_REFUND = "voucher_refund", _("Expired voucher: points returned")
+        BADGE = "badge", _("Badge earned")
 
     debit_account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="debits", verbose_name=_("from account")

@@ -21,7 +21,14 @@ EXPIRY_HORIZON = timedelta(days=30)
 HISTORY_KINDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "earned": (
         _("Earned"),
-        (Code.PURCHASE_EARN, Code.BONUS, Code.PARTNER_EARN, Code.MIGRATION, Code.RELEASE),
+        (
+            Code.PURCHASE_EARN,
+            Code.BONUS,
+            Code.BADGE,
+            Code.PARTNER_EARN,
+            Code.MIGRATION,
+            Code.RELEASE,
+        ),
     ),
     "spent": (_("Spent"), (Code.REDEMPTION, Code.REWARD, Code.PARTNER_BURN)),
     "expired": (_("Expired"), (Code.EXPIRY,)),

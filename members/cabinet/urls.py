@@ -12,6 +12,7 @@ urlpatterns = [
     path("rewards/", views.rewards, name="cabinet-rewards"),
     path("rewards/<int:reward_id>/", views.reward_detail, name="cabinet-reward"),
     path("vouchers/", views.vouchers, name="cabinet-vouchers"),
+    path("badges/", views.badges, name="cabinet-badges"),
     path("profile/", views.profile, name="cabinet-profile"),
     path("profile/export/", views.data_export, name="cabinet-export"),
     path("profile/delete/", views.account_delete, name="cabinet-delete"),

@@ -24,6 +24,7 @@ from rewards.services import reward_redeem
 
 from ..auth import signed_in_user
 from ..models import CardLinkCode, Member
+from .badges import member_badges
 from .images import barcode_svg, qr_svg
 from .selectors import (
     HISTORY_KINDS,
@@ -243,6 +244,18 @@ def vouchers(request: HttpRequest, member: Member) -> HttpResponse:
         barcode = barcode_svg(voucher.code) if usable else ""
         shown.append({"voucher": voucher, "usable": usable, "barcode": barcode})
     return render(request, "cabinet/vouchers.html", {"vouchers": shown})
+
+
+@require_GET
+@member_view
+def badges(request: HttpRequest, member: Member) -> HttpResponse:
+    progress = member_badges(member, timezone.now())
+    earned = sum(1 for item in progress if item.earned_at)
+    return render(
+        request,
+        "cabinet/badges.html",
+        {"badges": progress, "earned": earned, "total": len(progress)},
+    )
 
 
 @require_GET

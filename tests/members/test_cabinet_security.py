@@ -86,6 +86,7 @@ def test_no_page_or_member_api_call_shows_another_members_data(client, operator,
             "cabinet-history",
             "cabinet-rewards",
             "cabinet-vouchers",
+            "cabinet-badges",
             "cabinet-profile",
             "cabinet-export",
         ]

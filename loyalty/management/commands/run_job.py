@@ -17,6 +17,7 @@ JOBS: dict[str, tuple[Callable[[], int], str]] = {
     "expire_holds": (tasks.expire_holds, "partner holds released"),
     "send_webhooks": (partner_tasks.send_due_webhooks, "webhook deliveries sent"),
     "settle_partners": (partner_tasks.settle_partners, "settlement statements closed"),
+    "anniversary_badges": (tasks.award_anniversary_badges, "anniversary badges given"),
 }
 
 

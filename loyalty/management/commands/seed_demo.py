@@ -3,6 +3,7 @@
 import random
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group, Permission, User
@@ -12,12 +13,14 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from loyalty.badges import anniversary_badges_award, badges_cache_clear
 from loyalty.club import club_join
 from loyalty.exceptions import LoyaltyError
 from loyalty.jobs import lots_expire_due, pending_release_due
 from loyalty.ledger import Kind
 from loyalty.models import (
     Account,
+    Badge,
     ClubPlan,
     EarningRule,
     EventBonus,
@@ -116,6 +119,7 @@ class Command(BaseCommand):
         self._rewards(rng, now)
         self._cabinet_customer()
         statements_close_due(now=now)
+        anniversary_badges_award(timezone.localdate(now))
         self.stdout.write(self.style.SUCCESS(f"Seeded {member_count} members with purchases."))
         call_command("ledger_check", stdout=self.stdout)
 
@@ -141,6 +145,47 @@ class Command(BaseCommand):
         earning_rules_cache_clear()
         event_bonuses_cache_clear()
         self._tiers()
+        self._badges()
+
+    def _badges(self) -> None:
+        """The engagement badges, before the history so that purchases earn them."""
+        vip = Tier.objects.get(name="VIP")
+        badges: list[tuple[str, dict[str, Any], int, tuple[str, str, str]]] = [
+            ("first_purchase", {}, 0, ("First step", "Первый шаг", "Pierwszy krok")),
+            (
+                "purchases_in_month",
+                {"count": 4},
+                40,
+                ("Regular", "Постоянный покупатель", "Stały klient"),
+            ),
+            (
+                "record_receipt",
+                {"minimum": Decimal("5000")},
+                100,
+                ("Biggest customer", "Самый крупный чек", "Największy klient"),
+            ),
+            (
+                "record_items",
+                {"minimum": Decimal("3")},
+                30,
+                ("Longest receipt", "Самый длинный чек", "Najdłuższy paragon"),
+            ),
+            ("first_referral", {}, 50, ("Ambassador", "Амбассадор", "Ambasador")),
+            ("feedback", {}, 0, ("Critic", "Критик", "Krytyk")),
+            ("tier_reached", {"tier": vip}, 0, ("VIP", "VIP", "VIP")),
+            ("anniversary", {"count": 1}, 100, ("One year together", "Год вместе", "Rok razem")),
+        ]
+        for position, (rule, fields, points, (en, ru, pl)) in enumerate(badges):
+            Badge.objects.create(
+                rule=rule,
+                points=points,
+                position=position,
+                name_en=en,
+                name_ru=ru,
+                name_pl=pl,
+                **fields,
+            )
+        badges_cache_clear()
 
     def _tiers(self) -> None:
         status = TierLadder.objects.create(
