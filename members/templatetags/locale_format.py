@@ -1,5 +1,6 @@
 """Numbers, money and dates in the reader's language (Babel's CLDR data)."""
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -24,10 +25,17 @@ def points(value: int | None) -> str:
     return format_decimal(value or 0, locale=_locale())
 
 
+# CLDR's currency spacing, which Babel leaves out: a currency code written next to
+# the number gets a no-break space ("RUB 1,234.50", not "RUB1,234.50").
+_CODE_BEFORE_DIGIT = re.compile(r"([A-Za-z])(?=[\d-])")
+_DIGIT_BEFORE_CODE = re.compile(r"(\d)(?=[A-Za-z])")
+
+
 @register.filter
 def money(value: Decimal | int | None) -> str:
     """An amount in the program's currency: `1 234,50 ₽` (ru), `RUB 1,234.50` (en)."""
-    return format_currency(value or 0, program_settings().currency, locale=_locale())
+    text = format_currency(value or 0, program_settings().currency, locale=_locale())
+    return _DIGIT_BEFORE_CODE.sub("\\1\u00a0", _CODE_BEFORE_DIGIT.sub("\\1\u00a0", text))
 
 
 @register.filter
