@@ -335,7 +335,9 @@ def _purchase_create(
         Card.objects.filter(pk=card.pk, status=Card.Status.ISSUED).update(status=Card.Status.ACTIVE)
     first_purchase = _first_purchase_matters() and _is_first_purchase(purchase)
     bonuses = _first_purchase_bonuses(accounts, purchase, now) if first_purchase else []
-    activity_add(member_id=member_id, day=facts.moment.date(), spend=amount, purchases=1)
+    activity_add(
+        member_id=member_id, day=facts.moment.date(), spend=amount, purchases=1, points=earned
+    )
     badges = purchase_badges_award(accounts, purchase, first_purchase=first_purchase, now=now)
     if member_tiers_recalculate(member_id, tier_rows, now):
         benefits = member_benefits(member_id)
@@ -714,7 +716,7 @@ def _refund_apply(purchase: Purchase, amount: Decimal, now: datetime) -> Operati
     if debt:
         Refund.objects.filter(pk=refund.pk).update(debt_booked=debt)
         refund.debt_booked = debt
-    _refund_activity_subtract(purchase, amount, refunded_total, now)
+    _refund_activity_subtract(purchase, amount, refunded_total, reverse, now)
     Purchase.objects.filter(pk=purchase.pk).update(
         refunded_amount=refunded_total,
         points_reversed=F("points_reversed") + reverse,
@@ -734,18 +736,24 @@ def _refund_apply(purchase: Purchase, amount: Decimal, now: datetime) -> Operati
 
 
 def _refund_activity_subtract(
-    purchase: Purchase, amount: Decimal, refunded_total: Decimal, now: datetime
+    purchase: Purchase,
+    amount: Decimal,
+    refunded_total: Decimal,
+    reversed_points: int,
+    now: datetime,
 ) -> None:
-    """Take a refund off the counters tiers qualify on, and recalculate the member's tiers.
+    """Take a refund off the counters tiers qualify on and the leaderboard ranks by, and
+    recalculate the member's tiers.
 
-    The spend comes off the purchase's own day; a receipt refunded in full no
-    longer counts as a purchase.
+    The spend and points come off the purchase's own day; a receipt refunded in
+    full no longer counts as a purchase.
     """
     activity_add(
         member_id=purchase.member_id,
         day=timezone.localtime(purchase.created_at).date(),
         spend=-amount,
         purchases=-1 if refunded_total >= purchase.amount else 0,
+        points=-reversed_points,
     )
     if tier_snapshot().tiers:
         member_tiers_recalculate(purchase.member_id, member_tiers_lock(purchase.member_id), now)

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import badges, club, holds, jobs, tiers
+from . import badges, club, holds, jobs, leaderboard, tiers
 
 
 @shared_task
@@ -39,3 +39,8 @@ def expire_holds() -> int:
 @shared_task
 def award_anniversary_badges() -> int:
     return badges.anniversary_badges_award()
+
+
+@shared_task
+def refresh_leaderboard() -> int:
+    return leaderboard.leaderboard_refresh()

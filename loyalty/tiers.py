@@ -257,17 +257,18 @@ def tier_decide(
 
 
 _ACTIVITY_ADD_SQL = (
-    "INSERT INTO loyalty_memberactivity (member_id, day, spend, purchases) "
-    "VALUES (%s, %s, %s, %s) ON CONFLICT (member_id, day) DO UPDATE SET "
+    "INSERT INTO loyalty_memberactivity (member_id, day, spend, purchases, points) "
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (member_id, day) DO UPDATE SET "
     "spend = loyalty_memberactivity.spend + excluded.spend, "
-    "purchases = loyalty_memberactivity.purchases + excluded.purchases"
+    "purchases = loyalty_memberactivity.purchases + excluded.purchases, "
+    "points = loyalty_memberactivity.points + excluded.points"
 )
 
 
-def activity_add(*, member_id: int, day: date, spend: Decimal, purchases: int) -> None:
+def activity_add(*, member_id: int, day: date, spend: Decimal, purchases: int, points: int) -> None:
     """Add to a member's counters for a day (a purchase adds, a refund subtracts)."""
     with connection.cursor() as cursor:
-        cursor.execute(_ACTIVITY_ADD_SQL, [member_id, day, spend, purchases])
+        cursor.execute(_ACTIVITY_ADD_SQL, [member_id, day, spend, purchases, points])
 
 
 def _window_totals(

@@ -254,6 +254,7 @@ class MemberAdmin(ModelAdmin):
         (None, {"fields": ["full_name", "phone", "email", "birth_date", "status", "points"]}),
         (_("Tiers"), {"fields": ["held_tiers"]}),
         (_("Consents"), {"fields": ["consent_email", "consent_sms", "consent_push"]}),
+        (_("Leaderboard"), {"fields": ["leaderboard_opt_in", "leaderboard_name"]}),
         (_("Origin"), {"fields": ["source", "external_id", "referral_code", "user", "created_at"]}),
     ]
     inlines = [CardInline]

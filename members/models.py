@@ -61,6 +61,14 @@ class Member(models.Model):
         related_name="member",
         verbose_name=_("cabinet user"),
     )
+    # The leaderboard shows only members who opted in, under the name they chose.
+    # Database defaults: the legacy import inserts members in bulk SQL.
+    leaderboard_opt_in = models.BooleanField(
+        _("on the leaderboard"), default=False, db_default=False
+    )
+    leaderboard_name = models.CharField(
+        _("leaderboard name"), max_length=30, blank=True, default="", db_default=""
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:

@@ -257,6 +257,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "partners.tasks.send_due_webhooks",
         "schedule": 60,
     },
+    "refresh-leaderboard": {
+        "task": "loyalty.tasks.refresh_leaderboard",
+        "schedule": 10 * 60,
+    },
     "award-anniversary-badges": {
         "task": "loyalty.tasks.award_anniversary_badges",
         "schedule": crontab(hour=5, minute=10),

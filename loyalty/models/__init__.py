@@ -1,8 +1,9 @@
 """The loyalty app's models: the ledger, earning rules and event bonuses, tiers and the club,
-badges."""
+badges and the leaderboard."""
 
 from .badges import Badge, MemberBadge
 from .holds import Hold
+from .leaderboard import LeaderboardEntry
 from .ledger import (
     Account,
     IdempotencyRecord,
@@ -34,6 +35,7 @@ __all__ = [
     "EventBonus",
     "Hold",
     "IdempotencyRecord",
+    "LeaderboardEntry",
     "Lot",
     "MemberActivity",
     "MemberBadge",

@@ -247,7 +247,8 @@ class TierChange(models.Model):
 
 
 class MemberActivity(models.Model):
-    """A member's spend and purchase count on one day: the counters tiers qualify on.
+    """A member's spend, purchase count and points earned on one day: the counters tiers
+    qualify on and the leaderboard ranks by.
 
     Incremented by each purchase and decremented by refunds, so a tier check
     sums a few rows instead of scanning the member's purchases.
@@ -257,6 +258,8 @@ class MemberActivity(models.Model):
     day = models.DateField(_("day"))
     spend = models.DecimalField(_("spend"), max_digits=14, decimal_places=2, default=Decimal("0"))
     purchases = models.IntegerField(_("purchases"), default=0)
+    # Points earned on the day's purchases, net of refunds: what the leaderboard ranks.
+    points = models.BigIntegerField(_("points earned"), default=0)
 
     class Meta:
         verbose_name = _("member activity")

@@ -9,7 +9,7 @@ from django.db.models import F, Min, Q, QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.ledger import Code, Kind
-from loyalty.models import Account, EventAward, EventBonus, Lot, Transfer
+from loyalty.models import Account, EventAward, EventBonus, Lot, MemberBadge, Transfer
 from rewards.models import Reward, Voucher
 from rewards.selectors import reward_available
 
@@ -228,6 +228,8 @@ def member_data_export(member: Member) -> dict[str, Any]:
                 "consent_sms",
                 "consent_push",
                 "consents_updated_at",
+                "leaderboard_opt_in",
+                "leaderboard_name",
                 "status",
                 "referral_code",
                 "source",
@@ -235,6 +237,9 @@ def member_data_export(member: Member) -> dict[str, Any]:
             )
         )[0],
         "balances": dict(Account.objects.filter(member=member).values_list("kind", "balance")),
+        "badges": _plain(
+            MemberBadge.objects.filter(member=member).values("badge__name_en", "awarded_at")
+        ),
         "cards": _plain(
             Card.objects.filter(member=member).values("number", "status", "is_virtual", "issued_at")
         ),

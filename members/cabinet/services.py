@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.exceptions import Conflict, InvalidRequest
 from loyalty.ledger import member_accounts_lock
-from loyalty.models import EventBonus
+from loyalty.models import EventBonus, LeaderboardEntry
 from loyalty.program import program_settings
 from loyalty.services import one_time_bonus_award
 from partners.selectors import operator_partner
@@ -255,9 +255,12 @@ def member_anonymise(*, member: Member, user: User) -> None:
             consent_push=False,
             consents_updated_at=timezone.now(),
             external_id=None,
+            leaderboard_opt_in=False,
+            leaderboard_name="",
             status=Member.Status.ANONYMISED,
             user=None,
         )
+        LeaderboardEntry.objects.filter(member=member).delete()
         Card.objects.filter(member=member, status__in=Card.USABLE).update(
             status=Card.Status.BLOCKED
         )

@@ -13,6 +13,7 @@ urlpatterns = [
     path("rewards/<int:reward_id>/", views.reward_detail, name="cabinet-reward"),
     path("vouchers/", views.vouchers, name="cabinet-vouchers"),
     path("badges/", views.badges, name="cabinet-badges"),
+    path("leaderboard/", views.leaderboard, name="cabinet-leaderboard"),
     path("profile/", views.profile, name="cabinet-profile"),
     path("profile/export/", views.data_export, name="cabinet-export"),
     path("profile/delete/", views.account_delete, name="cabinet-delete"),

@@ -17,6 +17,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from loyalty.exceptions import LoyaltyError
+from loyalty.leaderboard import leaderboard_board, leaderboard_join, leaderboard_leave
+from loyalty.models import LeaderboardEntry
 from loyalty.tiers import member_benefits, member_tier_progress, tier_snapshot
 from rewards.models import Reward
 from rewards.selectors import reward_redeem_check
@@ -255,6 +257,40 @@ def badges(request: HttpRequest, member: Member) -> HttpResponse:
         request,
         "cabinet/badges.html",
         {"badges": progress, "earned": earned, "total": len(progress)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@member_view
+def leaderboard(request: HttpRequest, member: Member) -> HttpResponse:
+    """The opt-in leaderboard; POST joins (with a display name) or leaves it."""
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("action") == "leave":
+            leaderboard_leave(member)
+            messages.success(request, _("You are off the leaderboard."))
+            return HttpResponseRedirect(reverse("cabinet-leaderboard"))
+        try:
+            leaderboard_join(member, request.POST.get("name", ""))
+        except LoyaltyError as refusal:
+            error = refusal.message
+        else:
+            messages.success(request, _("You are on the leaderboard from its next update."))
+            return HttpResponseRedirect(reverse("cabinet-leaderboard"))
+    board = request.GET.get("board", LeaderboardEntry.Board.MONTH)
+    if board not in LeaderboardEntry.Board.values:
+        board = LeaderboardEntry.Board.MONTH
+    member.refresh_from_db(fields=["leaderboard_opt_in", "leaderboard_name"])
+    return render(
+        request,
+        "cabinet/leaderboard.html",
+        {
+            "member": member,
+            "board": board,
+            "boards": LeaderboardEntry.Board.choices,
+            "standing": leaderboard_board(board, member),
+            "error": error,
+        },
     )
 
 

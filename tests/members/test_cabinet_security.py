@@ -87,6 +87,7 @@ def test_no_page_or_member_api_call_shows_another_members_data(client, operator,
             "cabinet-rewards",
             "cabinet-vouchers",
             "cabinet-badges",
+            "cabinet-leaderboard",
             "cabinet-profile",
             "cabinet-export",
         ]

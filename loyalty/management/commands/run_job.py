@@ -18,6 +18,7 @@ JOBS: dict[str, tuple[Callable[[], int], str]] = {
     "send_webhooks": (partner_tasks.send_due_webhooks, "webhook deliveries sent"),
     "settle_partners": (partner_tasks.settle_partners, "settlement statements closed"),
     "anniversary_badges": (tasks.award_anniversary_badges, "anniversary badges given"),
+    "leaderboard": (tasks.refresh_leaderboard, "leaderboard places ranked"),
 }
 
 

@@ -17,6 +17,7 @@ from loyalty.badges import anniversary_badges_award, badges_cache_clear
 from loyalty.club import club_join
 from loyalty.exceptions import LoyaltyError
 from loyalty.jobs import lots_expire_due, pending_release_due
+from loyalty.leaderboard import leaderboard_join, leaderboard_refresh
 from loyalty.ledger import Kind
 from loyalty.models import (
     Account,
@@ -50,6 +51,7 @@ LOGINS = [
 # A customer of the cabinet: the first demo member, signed in by email.
 CUSTOMER_EMAIL, CUSTOMER_PASSWORD = "customer@example.com", "customer-demo-2026"
 PHARMACY_CODE = "pharmacy"
+NICKNAMES = ["the Bold", "Coffee Fan", "from Riverside", "Early Bird", "Star", "Runner"]
 FIRST_NAMES = [
     "Anna",
     "Ivan",
@@ -120,6 +122,7 @@ class Command(BaseCommand):
         self._cabinet_customer()
         statements_close_due(now=now)
         anniversary_badges_award(timezone.localdate(now))
+        self._leaderboard(rng, now)
         self.stdout.write(self.style.SUCCESS(f"Seeded {member_count} members with purchases."))
         call_command("ledger_check", stdout=self.stdout)
 
@@ -146,6 +149,15 @@ class Command(BaseCommand):
         event_bonuses_cache_clear()
         self._tiers()
         self._badges()
+
+    def _leaderboard(self, rng: random.Random, now: datetime) -> None:
+        """About a third of the members take part under a nickname, the demo customer too."""
+        members = list(Member.objects.filter(status=Member.Status.ACTIVE).order_by("pk"))
+        for member in members:
+            if member.user_id is not None or rng.random() < 0.35:
+                first = member.full_name.split(" ")[0] or "Member"
+                leaderboard_join(member, f"{first} {rng.choice(NICKNAMES)}")
+        leaderboard_refresh(now)
 
     def _badges(self) -> None:
         """The engagement badges, before the history so that purchases earn them."""
