@@ -41,6 +41,7 @@ from .models import (
     ProgramSettings,
     Purchase,
     Refund,
+    RoadmapStep,
     Tier,
     TierChange,
     TierLadder,
@@ -541,3 +542,13 @@ class MemberBadgeAdmin(ReadOnlyAdmin):
     list_filter = ["badge", ("awarded_at", admin.DateFieldListFilter)]
     search_fields = ["member__phone", "member__full_name", "member__cards__number"]
     list_select_related = ["member", "badge"]
+
+
+@admin.register(RoadmapStep)
+class RoadmapStepAdmin(ModelAdmin):
+    """The members' roadmap in the cabinet, step by step; without steps it is automatic."""
+
+    list_display = ["__str__", "kind", "position", "is_active"]
+    list_editable = ["position", "is_active"]
+    list_filter = ["kind", "is_active"]
+    fields = ["kind", "tier", "reward", "badge", "position", "is_active"]

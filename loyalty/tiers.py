@@ -524,7 +524,8 @@ class TierProgress:
     percent: int
 
 
-def _progress_towards(goal: TierSpec, spend: Decimal, purchases: int) -> tuple[int, Any, Any]:
+def tier_progress_towards(goal: TierSpec, spend: Decimal, purchases: int) -> tuple[int, Any, Any]:
+    """Percent of the way to `goal`, and the spend and purchases still missing."""
     shares = []
     missing_spend = missing_purchases = None
     if goal.min_spend:
@@ -555,7 +556,7 @@ def member_tier_progress(member_id: int, now: datetime) -> list[TierProgress]:
         above = [t for t in ladder.tiers if held is None or t.rank > held.rank]
         goal = above[-1] if above else held
         percent, missing_spend, missing_purchases = (
-            _progress_towards(goal, spend, purchases) if goal else (100, None, None)
+            tier_progress_towards(goal, spend, purchases) if goal else (100, None, None)
         )
         progress.append(
             TierProgress(

@@ -1,5 +1,5 @@
 """The loyalty app's models: the ledger, earning rules and event bonuses, tiers and the club,
-badges and the leaderboard."""
+badges, the leaderboard and the roadmap."""
 
 from .badges import Badge, MemberBadge
 from .holds import Hold
@@ -14,6 +14,7 @@ from .ledger import (
     Refund,
     Transfer,
 )
+from .roadmap import RoadmapStep
 from .rules import EarningRule, EventAward, EventBonus, RuleUsage
 from .tiers import (
     ClubMembership,
@@ -44,6 +45,7 @@ __all__ = [
     "ProgramSettings",
     "Purchase",
     "Refund",
+    "RoadmapStep",
     "RuleUsage",
     "Tier",
     "TierChange",

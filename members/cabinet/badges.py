@@ -28,12 +28,13 @@ def member_badges(member: Member, now: datetime) -> list[BadgeProgress]:
     progress = []
     for badge in Badge.objects.filter(is_active=True).select_related("tier"):
         earned_at = earned.get(badge.pk)
-        missing = "" if earned_at else _missing(badge, member, now)
+        missing = "" if earned_at else badge_missing(badge, member, now)
         progress.append(BadgeProgress(badge, earned_at, missing))
     return progress
 
 
-def _missing(badge: Badge, member: Member, now: datetime) -> str:
+def badge_missing(badge: Badge, member: Member, now: datetime) -> str:
+    """What is left for the member to earn `badge`, in their words."""
     rule = badge.rule
     if rule == Badge.Rule.FIRST_PURCHASE:
         return _("Make your first purchase.")

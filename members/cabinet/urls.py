@@ -12,6 +12,7 @@ urlpatterns = [
     path("rewards/", views.rewards, name="cabinet-rewards"),
     path("rewards/<int:reward_id>/", views.reward_detail, name="cabinet-reward"),
     path("vouchers/", views.vouchers, name="cabinet-vouchers"),
+    path("roadmap/", views.roadmap, name="cabinet-roadmap"),
     path("badges/", views.badges, name="cabinet-badges"),
     path("leaderboard/", views.leaderboard, name="cabinet-leaderboard"),
     path("profile/", views.profile, name="cabinet-profile"),

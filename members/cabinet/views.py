@@ -28,6 +28,7 @@ from ..auth import signed_in_user
 from ..models import CardLinkCode, Member
 from .badges import member_badges
 from .images import barcode_svg, qr_svg
+from .roadmap import member_roadmap
 from .selectors import (
     HISTORY_KINDS,
     cabinet_balance,
@@ -257,6 +258,23 @@ def badges(request: HttpRequest, member: Member) -> HttpResponse:
         request,
         "cabinet/badges.html",
         {"badges": progress, "earned": earned, "total": len(progress)},
+    )
+
+
+@require_GET
+@member_view
+def roadmap(request: HttpRequest, member: Member) -> HttpResponse:
+    now = timezone.now()
+    balance = cabinet_balance(member, now)
+    milestones = member_roadmap(member, now, balance.available)
+    return render(
+        request,
+        "cabinet/roadmap.html",
+        {
+            "milestones": milestones,
+            "balance": balance,
+            "done": sum(1 for milestone in milestones if milestone.done),
+        },
     )
 
 
