@@ -2,7 +2,7 @@
 
 Marketers set the steps (Loyalty program → Roadmap). Without any, the roadmap
 is the next tier of each ladder, the three cheapest rewards the member has not
-redeemed yet, and the badges still to collect.
+redeemed yet, and the next three badges still to collect.
 """
 
 from dataclasses import dataclass
@@ -24,7 +24,9 @@ from rewards.selectors import reward_available
 from ..models import Member
 from .badges import badge_missing
 
+# An automatic path stays short: the next few of each.
 AUTOMATIC_REWARDS = 3
+AUTOMATIC_BADGES = 3
 
 
 @dataclass(frozen=True)
@@ -92,11 +94,12 @@ class _Context:
             if reward.pk not in self.redeemed and reward_available(reward, self.now)
         ]
         milestones += [self.reward(reward) for reward in rewards[:AUTOMATIC_REWARDS]]
-        milestones += [
-            self.badge(badge)
+        badges = [
+            badge
             for badge in Badge.objects.filter(is_active=True).select_related("tier")
             if badge.pk not in self.badges
         ]
+        milestones += [self.badge(badge) for badge in badges[:AUTOMATIC_BADGES]]
         return milestones
 
     def tier(self, tier: TierSpec) -> Milestone:
