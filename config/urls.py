@@ -8,6 +8,7 @@ from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from loyalty import api as loyalty_api
+from loyalty import journey_views
 from members import api as members_api
 from members.cabinet import api as me_api
 from partners import api as partners_api
@@ -110,6 +111,9 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include(api_v1)),
+    path("j/<str:token>/", journey_views.click, name="journey-click"),
+    path("j/<str:token>/open.gif", journey_views.open_pixel, name="journey-open"),
+    path("unsubscribe/<str:token>/", journey_views.unsubscribe, name="journey-unsubscribe"),
     path("till/", include("members.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("members.cabinet.urls")),

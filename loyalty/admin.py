@@ -25,6 +25,8 @@ from .admin_pages import ACTION_PAGE, admin_page
 from .badges import badges_cache_clear
 from .club import club_join
 from .exceptions import LoyaltyError
+from .journey_report import journey_report
+from .journeys import journeys_cache_clear
 from .models import (
     Account,
     Badge,
@@ -34,6 +36,10 @@ from .models import (
     EventAward,
     EventBonus,
     Hold,
+    Journey,
+    JourneyEntry,
+    JourneyMessage,
+    JourneyStep,
     Lot,
     MemberBadge,
     MemberTier,
@@ -552,3 +558,70 @@ class RoadmapStepAdmin(ModelAdmin):
     list_editable = ["position", "is_active"]
     list_filter = ["kind", "is_active"]
     fields = ["kind", "tier", "reward", "badge", "position", "is_active"]
+
+
+class JourneyStepInline(StackedInline):
+    model = JourneyStep
+    extra = 0
+    fields = [
+        ("position", "delay_days"),
+        ("condition", "action"),
+        ("subject_en", "subject_ru", "subject_pl"),
+        "text_en",
+        "text_ru",
+        "text_pl",
+        "link",
+        ("points", "badge"),
+        ("offer_percent", "offer_days"),
+    ]
+
+
+@admin.register(Journey)
+class JourneyAdmin(ModelAdmin):
+    list_display = ["name", "trigger", "is_active", "control_share", "entries_count"]
+    list_filter = ["trigger", "is_active"]
+    search_fields = ["name"]
+    fieldsets = [
+        (None, {"fields": ["name", "trigger", "trigger_days", "is_active"]}),
+        (_("Measurement"), {"fields": ["control_share", "measure_days", "attribution_days"]}),
+    ]
+    inlines = [JourneyStepInline]
+    actions_detail = ["report"]
+
+    @admin.display(description=_("Members entered"))
+    def entries_count(self, journey: Journey) -> int:
+        return journey.entries.count()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        journeys_cache_clear()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        journeys_cache_clear()  # the first step's delay is part of the cached journey
+
+    @action(description=_("Report"), url_path="report")
+    def report(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        journey = get_object_or_404(Journey, pk=object_id)
+        context = {
+            "title": _("Journey report: %(name)s") % {"name": journey.name},
+            "journey": journey,
+            "report": journey_report(journey),
+            "back_url": reverse("admin:loyalty_journey_change", args=[journey.pk]),
+        }
+        return admin_page(self, request, "admin/loyalty/journey_report.html", context)
+
+
+@admin.register(JourneyEntry)
+class JourneyEntryAdmin(ReadOnlyAdmin):
+    list_display = ["journey", "member", "is_control", "entered_at", "next_due_at", "finished_at"]
+    list_filter = ["journey", "is_control", ("entered_at", admin.DateFieldListFilter)]
+    search_fields = ["member__phone", "member__full_name", "member__cards__number"]
+    list_select_related = ["journey", "member"]
+
+
+@admin.register(JourneyMessage)
+class JourneyMessageAdmin(ReadOnlyAdmin):
+    list_display = ["step", "entry", "status", "detail", "sent_at", "opened_at", "clicked_at"]
+    list_filter = ["status", "step__journey", "step__action"]
+    list_select_related = ["step__journey", "entry__member"]

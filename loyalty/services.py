@@ -32,6 +32,7 @@ from .exceptions import (
     ReceiptConflict,
 )
 from .idempotency import OperationResult, idempotency_claim, request_fingerprint
+from .journeys import journeys_enter, journeys_listen
 from .ledger import (
     Code,
     Kind,
@@ -47,6 +48,7 @@ from .models import (
     Badge,
     EventAward,
     EventBonus,
+    Journey,
     Lot,
     ProgramSettings,
     Purchase,
@@ -339,6 +341,8 @@ def _purchase_create(
         member_id=member_id, day=facts.moment.date(), spend=amount, purchases=1, points=earned
     )
     badges = purchase_badges_award(accounts, purchase, first_purchase=first_purchase, now=now)
+    if first_purchase:
+        journeys_enter(Journey.Trigger.FIRST_PURCHASE, [member_id], now=now)
     if member_tiers_recalculate(member_id, tier_rows, now):
         benefits = member_benefits(member_id)
     body = purchase_summary(purchase, _balance_body(accounts), benefits.as_dict(tiers))
@@ -445,6 +449,7 @@ def _first_purchase_matters() -> bool:
         or EventBonus.Event.REFERRAL in bonuses
         or event_badges_exist(Badge.Rule.FIRST_PURCHASE)
         or event_badges_exist(Badge.Rule.FIRST_REFERRAL)
+        or journeys_listen(Journey.Trigger.FIRST_PURCHASE)
     )
 
 

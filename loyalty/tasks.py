@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import badges, club, holds, jobs, leaderboard, tiers
+from . import badges, club, holds, jobs, journeys, leaderboard, tiers
 
 
 @shared_task
@@ -44,3 +44,13 @@ def award_anniversary_badges() -> int:
 @shared_task
 def refresh_leaderboard() -> int:
     return leaderboard.leaderboard_refresh()
+
+
+@shared_task
+def run_journeys() -> int:
+    return journeys.journeys_run()
+
+
+@shared_task
+def enter_scheduled_journeys() -> int:
+    return journeys.journeys_enter_scheduled()

@@ -24,8 +24,9 @@ from partners.webhooks import webhook_event_broadcast, webhook_subscribers_exist
 from .badges import tier_badges_award_later
 from .cache import ProcessCache
 from .exceptions import InvalidRequest
+from .journeys import journeys_enter, journeys_listen
 from .ledger import member_accounts_lock
-from .models import MemberTier, Tier, TierChange, TierLadder
+from .models import Journey, MemberTier, Tier, TierChange, TierLadder
 
 Reason = TierChange.Reason
 ZERO = Decimal("0.00")
@@ -364,6 +365,7 @@ def tier_changes_save(changes: list[TierChange]) -> None:
     tier_badges_award_later(
         (change.member_id, change.to_tier_id) for change in changes if change.to_tier_id
     )
+    _tier_journeys_enter(changes)
     if not changes or not webhook_subscribers_exist("tier.changed"):
         return
     cards = dict(
@@ -384,6 +386,19 @@ def tier_changes_save(changes: list[TierChange]) -> None:
             for change in changes
         ],
     )
+
+
+def _tier_journeys_enter(changes: list[TierChange]) -> None:
+    """Members who moved enter the journeys that start on a tier change, once per move."""
+    if not changes or not journeys_listen(Journey.Trigger.TIER_CHANGED):
+        return
+    for change in changes:
+        journeys_enter(
+            Journey.Trigger.TIER_CHANGED,
+            [change.member_id],
+            now=change.created_at,
+            key=f"{change.from_tier_id or 0}>{change.to_tier_id or 0}",
+        )
 
 
 def member_tiers_recalculate(

@@ -32,6 +32,15 @@ class Member(models.Model):
     consent_sms = models.BooleanField(_("SMS consent"), default=False)
     consent_push = models.BooleanField(_("push consent"), default=False)
     consents_updated_at = models.DateTimeField(_("consents updated at"), null=True, blank=True)
+    # The language of messages to the member; empty: the program's default.
+    language = models.CharField(
+        _("language"),
+        max_length=5,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        db_default="",
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE
     )

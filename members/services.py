@@ -11,8 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import CardNotFound, Conflict, InvalidRequest
+from loyalty.journeys import journeys_enter
 from loyalty.ledger import member_accounts_create
-from loyalty.models import EventBonus
+from loyalty.models import EventBonus, Journey
 from loyalty.services import one_time_bonus_award
 from partners.models import Outlet, Partner
 
@@ -153,6 +154,7 @@ def card_issue(
             partner=partner,
             now=card.issued_at,
         )
+    journeys_enter(Journey.Trigger.CARD_ISSUED, [member.pk], now=card.issued_at)
     return CardIssueResult(card=card, member=member, created=True)
 
 

@@ -8,6 +8,7 @@ from django.utils import translation
 from rest_framework.test import APIClient
 
 from loyalty.badges import badges_cache_clear
+from loyalty.journeys import journeys_cache_clear
 from loyalty.ledger import system_account_cache_clear
 from loyalty.ledger_check import ledger_breaches
 from loyalty.program import program_settings_cache_clear
@@ -49,6 +50,7 @@ def _process_caches_clear() -> None:
     cobrand_multipliers_cache_clear()
     webhook_subscriptions_cache_clear()
     badges_cache_clear()
+    journeys_cache_clear()
 
 
 @pytest.fixture

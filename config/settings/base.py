@@ -137,6 +137,10 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Loyalty")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="loyalty@localhost")
+# Where members reach this site: absolute links in emails and texts.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Push notifications of journeys: a dotted path to `send(member, title, text, link)`.
+PUSH_BACKEND = env.str("PUSH_BACKEND", default="loyalty.journey_messages.push_console_send")
 # Where one-time codes for card linking go by text message: a dotted path to a
 # function `send(phone, text)`; the default prints them to the console.
 SMS_BACKEND = env.str("SMS_BACKEND", default="members.sms.console_send")
@@ -256,6 +260,14 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-webhooks": {
         "task": "partners.tasks.send_due_webhooks",
         "schedule": 60,
+    },
+    "run-journeys": {
+        "task": "loyalty.tasks.run_journeys",
+        "schedule": 60,
+    },
+    "enter-scheduled-journeys": {
+        "task": "loyalty.tasks.enter_scheduled_journeys",
+        "schedule": crontab(hour=6, minute=0),
     },
     "refresh-leaderboard": {
         "task": "loyalty.tasks.refresh_leaderboard",

@@ -1,8 +1,9 @@
 """The loyalty app's models: the ledger, earning rules and event bonuses, tiers and the club,
-badges, the leaderboard and the roadmap."""
+badges, the leaderboard, the roadmap and journeys."""
 
 from .badges import Badge, MemberBadge
 from .holds import Hold
+from .journeys import Journey, JourneyEntry, JourneyMessage, JourneyStep
 from .leaderboard import LeaderboardEntry
 from .ledger import (
     Account,
@@ -36,6 +37,10 @@ __all__ = [
     "EventBonus",
     "Hold",
     "IdempotencyRecord",
+    "Journey",
+    "JourneyEntry",
+    "JourneyMessage",
+    "JourneyStep",
     "LeaderboardEntry",
     "Lot",
     "MemberActivity",

@@ -14,8 +14,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import Conflict, InvalidRequest
+from loyalty.journeys import journeys_enter
 from loyalty.ledger import member_accounts_lock
-from loyalty.models import EventBonus, LeaderboardEntry
+from loyalty.models import EventBonus, Journey, LeaderboardEntry
 from loyalty.program import program_settings
 from loyalty.services import one_time_bonus_award
 from partners.selectors import operator_partner
@@ -57,6 +58,7 @@ def virtual_card_issue(*, user: User, referral_code: str = "") -> Card:
         operator = operator_partner()
         card = _virtual_card_create(member, operator)
         one_time_bonus_award(member_id=member.pk, event=EventBonus.Event.SIGNUP, partner=operator)
+        _registered(member.pk)
         return card
 
 
@@ -76,7 +78,11 @@ def phone_member_link(*, user: User, phone: str) -> Member | None:
         linked = Member.objects.filter(
             phone=phone, user__isnull=True, status=Member.Status.ACTIVE
         ).update(user=user)
-        return Member.objects.get(user=user) if linked else None
+        if not linked:
+            return None
+        member = Member.objects.get(user=user)
+        _registered(member.pk)
+        return member
 
 
 def _virtual_card_create(member: Member, operator) -> Card:
@@ -198,7 +204,13 @@ def _link_complete(user: User, link: CardLinkCode) -> Member:
         raise InvalidRequest(_("This card was linked to another account."), field="code")
     link.used_at = timezone.now()
     link.save(update_fields=["used_at"])
+    _registered(link.member_id)
     return Member.objects.get(pk=link.member_id)
+
+
+def _registered(member_id: int) -> None:
+    """The member has a cabinet login now: journeys that start there begin."""
+    journeys_enter(Journey.Trigger.REGISTERED, [member_id], now=timezone.now())
 
 
 @dataclass(frozen=True)
@@ -209,6 +221,7 @@ class ProfileChange:
     consent_email: bool
     consent_sms: bool
     consent_push: bool
+    language: str = ""
 
 
 def profile_update(*, member: Member, change: ProfileChange) -> int:

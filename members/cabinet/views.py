@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from loyalty.exceptions import LoyaltyError
@@ -329,8 +330,10 @@ class ProfileForm(forms.ModelForm):
             "consent_email",
             "consent_sms",
             "consent_push",
+            "language",
         ]
         widgets = {"birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        labels = {"language": gettext_lazy("Language of our messages")}
 
 
 @require_http_methods(["GET", "POST"])

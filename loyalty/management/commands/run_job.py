@@ -19,6 +19,8 @@ JOBS: dict[str, tuple[Callable[[], int], str]] = {
     "settle_partners": (partner_tasks.settle_partners, "settlement statements closed"),
     "anniversary_badges": (tasks.award_anniversary_badges, "anniversary badges given"),
     "leaderboard": (tasks.refresh_leaderboard, "leaderboard places ranked"),
+    "journeys": (tasks.run_journeys, "journey entries moved on"),
+    "journeys_scan": (tasks.enter_scheduled_journeys, "members entered journeys"),
 }
 
 

@@ -11,12 +11,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Count
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from loyalty.badges import anniversary_badges_award, badges_cache_clear
 from loyalty.club import club_join
 from loyalty.exceptions import LoyaltyError
 from loyalty.jobs import lots_expire_due, pending_release_due
+from loyalty.journeys import journeys_cache_clear, journeys_run
 from loyalty.leaderboard import leaderboard_join, leaderboard_refresh
 from loyalty.ledger import Kind
 from loyalty.models import (
@@ -25,6 +27,9 @@ from loyalty.models import (
     ClubPlan,
     EarningRule,
     EventBonus,
+    Journey,
+    JourneyMessage,
+    JourneyStep,
     Purchase,
     Tier,
     TierLadder,
@@ -91,7 +96,9 @@ class Command(BaseCommand):
     def handle(self, *args, members: int, seed: int, **options):
         operator = operator_partner()
         if not Outlet.objects.filter(partner=operator, code="central").exists():
-            self._seed(operator, members, random.Random(seed))
+            # The demo's journey emails stay in memory: a year of them would flood the console.
+            with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+                self._seed(operator, members, random.Random(seed))
         self._print_logins(operator)
 
     @transaction.atomic
@@ -123,6 +130,8 @@ class Command(BaseCommand):
         statements_close_due(now=now)
         anniversary_badges_award(timezone.localdate(now))
         self._leaderboard(rng, now)
+        journeys_run(now)
+        self._journey_engagement(rng)
         self.stdout.write(self.style.SUCCESS(f"Seeded {member_count} members with purchases."))
         call_command("ledger_check", stdout=self.stdout)
 
@@ -149,6 +158,7 @@ class Command(BaseCommand):
         event_bonuses_cache_clear()
         self._tiers()
         self._badges()
+        self._onboarding_journey()
 
     def _leaderboard(self, rng: random.Random, now: datetime) -> None:
         """About a third of the members take part under a nickname, the demo customer too."""
@@ -158,6 +168,106 @@ class Command(BaseCommand):
                 first = member.full_name.split(" ")[0] or "Member"
                 leaderboard_join(member, f"{first} {rng.choice(NICKNAMES)}")
         leaderboard_refresh(now)
+
+    def _journey_engagement(self, rng: random.Random) -> None:
+        """Demo data: some of the emails were opened, and some of those clicked."""
+        sent = JourneyMessage.objects.filter(
+            status=JourneyMessage.Status.SENT, sent_at__isnull=False
+        ).values_list("pk", "sent_at")
+        for message_id, sent_at in sent:
+            if sent_at is not None and rng.random() < 0.45:
+                opened = sent_at + timedelta(hours=rng.randint(1, 48))
+                clicked = opened if rng.random() < 0.3 else None
+                JourneyMessage.objects.filter(pk=message_id).update(
+                    opened_at=opened, clicked_at=clicked
+                )
+
+    def _onboarding_journey(self) -> None:
+        """The issue's onboarding: day 14 a personal email about the product bought, day
+        21 a nudge to register with a discount if not registered yet, day 28 the program."""
+        journey = Journey.objects.create(
+            name="Onboarding", trigger=Journey.Trigger.CARD_ISSUED, control_share=Decimal("0.2")
+        )
+        steps: list[dict[str, Any]] = [
+            {
+                "delay_days": 14,
+                "action": JourneyStep.Action.EMAIL,
+                "subject": (
+                    "How do you like {product}?",
+                    "Как вам {product}?",
+                    "Jak Ci się podoba {product}?",
+                ),
+                "text": (
+                    "Hello {name}! Two weeks ago you took {product} home. "
+                    "We hope you enjoy it.\n\nYou have {points} points to spend.",
+                    "Здравствуйте, {name}! Две недели назад вы купили {product}. "
+                    "Надеемся, вам понравилось.\n\nУ вас {points} баллов.",  # noqa: RUF001
+                    "Dzień dobry, {name}! Dwa tygodnie temu kupiłeś {product}. "
+                    "Mamy nadzieję, że się podoba.\n\nMasz {points} punktów.",
+                ),
+                "link": "/rewards/",
+            },
+            {
+                "delay_days": 21,
+                "condition": JourneyStep.Condition.NOT_REGISTERED,
+                "action": JourneyStep.Action.OFFER,
+                "subject": ("Welcome: 10% off", "Подарок: скидка 10%", "Prezent: 10% zniżki"),
+                "offer_percent": Decimal("10"),
+                "offer_days": 14,
+            },
+            {
+                "delay_days": 21,
+                "condition": JourneyStep.Condition.NOT_REGISTERED,
+                "action": JourneyStep.Action.EMAIL,
+                "subject": (
+                    "A 10% discount is waiting in your cabinet",
+                    "В личном кабинете вас ждёт скидка 10%",  # noqa: RUF001
+                    "W Twoim panelu czeka 10% zniżki",
+                ),
+                "text": (
+                    "{name}, register in your cabinet to see your points, history and the "
+                    "10% discount we keep for you for two weeks.",
+                    "{name}, зарегистрируйтесь в личном кабинете: там ваши баллы, история и "
+                    "скидка 10%, которую мы храним для вас две недели.",
+                    "{name}, zarejestruj się w panelu klienta: znajdziesz tam punkty, historię "
+                    "i 10% zniżki, którą trzymamy dla Ciebie przez dwa tygodnie.",
+                ),
+                "link": "/accounts/signup/",
+            },
+            {
+                "delay_days": 28,
+                "action": JourneyStep.Action.EMAIL,
+                "subject": (
+                    "Points, badges and your roadmap",
+                    "Баллы, значки и ваш путь",
+                    "Punkty, odznaki i Twoja droga",
+                ),
+                "text": (
+                    "{name}, every purchase earns points you can spend on rewards. Collect "
+                    "badges and follow your roadmap to the next tier.",
+                    "{name}, каждая покупка приносит баллы, которые можно потратить на награды. "
+                    "Собирайте значки и идите по своему пути к следующему уровню.",
+                    "{name}, każdy zakup daje punkty, które wymienisz na nagrody. Zbieraj "
+                    "odznaki i idź swoją drogą do kolejnego poziomu.",
+                ),
+                "link": "/roadmap/",
+            },
+        ]
+        for position, step in enumerate(steps, start=1):
+            subject = step.pop("subject")
+            text = step.pop("text", ("", "", ""))
+            JourneyStep.objects.create(
+                journey=journey,
+                position=position,
+                subject_en=subject[0],
+                subject_ru=subject[1],
+                subject_pl=subject[2],
+                text_en=text[0],
+                text_ru=text[1],
+                text_pl=text[2],
+                **step,
+            )
+        journeys_cache_clear()
 
     def _badges(self) -> None:
         """The engagement badges, before the history so that purchases earn them."""
@@ -356,6 +466,10 @@ class Command(BaseCommand):
             issued_by=cashier.user if cashier else None,
             now=issued_at,
         )
+        if rng.random() < 0.7:  # most give an email and agree to hear from us
+            Member.objects.filter(pk=result.member.pk).update(
+                email=f"member{serial}@example.com", consent_email=True
+            )
         moments = sorted(
             issued_at + timedelta(seconds=rng.randint(0, int((now - issued_at).total_seconds())))
             for _ in range(rng.randint(0, 12))
@@ -388,6 +502,7 @@ class Command(BaseCommand):
             if night != last_night:
                 pending_release_due(now=night)
                 tiers_recalculate_all(now=night)
+                journeys_run(night)
                 last_night = night
             category = rng.choice(list(CATEGORIES))
             # Mostly everyday baskets (about 1,000), now and then a big one.
