@@ -592,6 +592,10 @@ class JourneyAdmin(ModelAdmin):
     def entries_count(self, journey: Journey) -> int:
         return journey.entries.count()
 
+    def has_delete_permission(self, request: HttpRequest, obj: Journey | None = None) -> bool:
+        # Its entries and messages are the report's evidence: switch it off instead.
+        return super().has_delete_permission(request, obj) and not (obj and obj.entries.exists())
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         journeys_cache_clear()

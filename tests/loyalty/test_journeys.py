@@ -292,3 +292,46 @@ def test_the_daily_scan_finds_members_not_registered_inactive_expiring_or_with_a
     assert expiring.member_id in entered("points_expiring")
     assert entered("birthday") == {birthday.member_id}
     assert JourneyEntry.objects.get(journey=journeys["birthday"]).key == "2026"
+
+
+def test_texts_and_pushes_go_through_their_backends_with_consent(
+    operator, program, settings, monkeypatch, django_user_model
+):
+    from tests import sms
+
+    settings.SMS_BACKEND = "tests.sms.outbox_send"
+    pushed = []
+    monkeypatch.setattr(
+        "loyalty.journey_messages.push_console_send",
+        lambda member, title, text, link: pushed.append((member.pk, title, text, link)),
+    )
+    journey = Journey.objects.create(name="Nudge", trigger="card_issued", control_share=0)
+    JourneyStep.objects.create(
+        journey=journey, position=1, delay_days=1, action="sms", text_en="{name}, see {cabinet_url}"
+    )
+    JourneyStep.objects.create(
+        journey=journey,
+        position=2,
+        delay_days=1,
+        action="push",
+        subject_en="Hi",
+        text_en="Points: {points}",
+        link="/roadmap/",
+    )
+    texted = issue(operator, 40)
+    Member.objects.filter(pk=texted.pk).update(consent_sms=True)
+    pushed_to = issue(operator, 41)
+    Member.objects.filter(pk=pushed_to.pk).update(
+        consent_push=True, user=django_user_model.objects.create_user("app-user")
+    )
+    journeys_run(day(1))
+    assert sms.outbox[-1] == (texted.phone, "Anna, see http://127.0.0.1:8000/")
+    assert len(pushed) == 1
+    member_id, title, text, link = pushed[0]
+    assert (member_id, title) == (pushed_to.pk, "Hi")
+    assert text.startswith("Points: ")
+    assert "/j/" in link
+    reasons = set(JourneyMessage.objects.filter(status="skipped").values_list("detail", flat=True))
+    assert reasons == {
+        "no consent for this channel"
+    }  # the text to the app user, the push to the other

@@ -56,6 +56,7 @@ LOGINS = [
 # A customer of the cabinet: the first demo member, signed in by email.
 CUSTOMER_EMAIL, CUSTOMER_PASSWORD = "customer@example.com", "customer-demo-2026"
 PHARMACY_CODE = "pharmacy"
+MAX_VISITS = 40
 NICKNAMES = ["the Bold", "Coffee Fan", "from Riverside", "Early Bird", "Star", "Runner"]
 FIRST_NAMES = [
     "Anna",
@@ -470,10 +471,14 @@ class Command(BaseCommand):
             Member.objects.filter(pk=result.member.pk).update(
                 email=f"member{serial}@example.com", consent_email=True
             )
-        moments = sorted(
-            issued_at + timedelta(seconds=rng.randint(0, int((now - issued_at).total_seconds())))
-            for _ in range(rng.randint(0, 12))
-        )
+        # Visits at the member's own steady pace (a Poisson process): a journey report
+        # then compares like with like, whenever members joined.
+        visits_per_day = rng.uniform(0.2, 2.5) / 30
+        moments: list[datetime] = []
+        moment = issued_at + timedelta(days=rng.expovariate(visits_per_day))
+        while moment < now and len(moments) < MAX_VISITS:
+            moments.append(moment)
+            moment += timedelta(days=rng.expovariate(visits_per_day))
         return [(moment, serial, index, result.card.number) for index, moment in enumerate(moments)]
 
     def _coalition_partner(self, now: datetime) -> Partner:
