@@ -296,7 +296,21 @@ class MemberAdmin(ModelAdmin):
             lines.append((" · ".join(parts),))
         return format_html_join(mark_safe("<br>"), "{}", lines) or "—"
 
-    @action(description=_("Set a tier floor"), url_path="tier-floor")
+    # Who may use the actions of a member's page (unfold calls has_<name>_permission).
+    def has_tier_floor_permission(self, request: HttpRequest, object_id=None) -> bool:
+        return request.user.has_perm("loyalty.change_membertier")
+
+    def has_points_adjust_permission(self, request: HttpRequest, object_id=None) -> bool:
+        return request.user.has_perm("loyalty.add_pointsadjustment")
+
+    def has_personal_offer_permission(self, request: HttpRequest, object_id=None) -> bool:
+        return request.user.has_perm("rewards.add_voucher")
+
+    @action(
+        description=_("Set a tier floor"),
+        url_path="tier-floor",
+        permissions=["tier_floor"],
+    )
     def tier_floor(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Staff keep a member on at least a tier (or lift that floor), with a reason."""
         member = get_object_or_404(Member, pk=object_id)
@@ -330,7 +344,11 @@ class MemberAdmin(ModelAdmin):
         }
         return admin_page(self, request, ACTION_PAGE, context)
 
-    @action(description=_("Adjust points"), url_path="adjust-points")
+    @action(
+        description=_("Adjust points"),
+        url_path="adjust-points",
+        permissions=["points_adjust"],
+    )
     def points_adjust(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """A staff correction; above the program's threshold it waits for a second person."""
         member = get_object_or_404(Member, pk=object_id)
@@ -374,7 +392,11 @@ class MemberAdmin(ModelAdmin):
         }
         return admin_page(self, request, ACTION_PAGE, context)
 
-    @action(description=_("Issue a personal offer"), url_path="personal-offer")
+    @action(
+        description=_("Issue a personal offer"),
+        url_path="personal-offer",
+        permissions=["personal_offer"],
+    )
     def personal_offer(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """A time-limited discount for this member alone, free of points."""
         member = get_object_or_404(Member, pk=object_id)

@@ -246,6 +246,10 @@ class StatementAdmin(ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_settle_permission(self, request: HttpRequest, object_id=None) -> bool:
+        """Recalculating and closing statements (the statements are never edited by hand)."""
+        return request.user.has_perm("partners.change_statement")
+
     @admin.display(description=_("month"), ordering="month")
     def period(self, statement: Statement) -> str:
         return date_format(statement.month, "YEAR_MONTH_FORMAT")
@@ -269,7 +273,11 @@ class StatementAdmin(ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 
-    @action(description=_("Recalculate"), url_path="recalculate")
+    @action(
+        description=_("Recalculate"),
+        url_path="recalculate",
+        permissions=["settle"],
+    )
     def recalculate(self, request: HttpRequest, object_id: str) -> HttpResponse:
         statement = get_object_or_404(Statement, pk=object_id)
         if statement.status == Statement.Status.CLOSED:
@@ -279,7 +287,7 @@ class StatementAdmin(ModelAdmin):
             messages.success(request, _("Recalculated from the ledger."))
         return self._back(statement)
 
-    @action(description=_("Close"), url_path="close")
+    @action(description=_("Close"), url_path="close", permissions=["settle"])
     def close(self, request: HttpRequest, object_id: str) -> HttpResponse:
         statement = get_object_or_404(Statement, pk=object_id)
         try:
@@ -290,7 +298,11 @@ class StatementAdmin(ModelAdmin):
             messages.success(request, _("The statement is closed and final."))
         return self._back(statement)
 
-    @action(description=_("Settle now"), url_path="settle-now")
+    @action(
+        description=_("Settle now"),
+        url_path="settle-now",
+        permissions=["settle"],
+    )
     def settle_now(self, request: HttpRequest) -> HttpResponse:
         """What the daily job does: statements up to today, due months closed."""
         settle_partners.delay()

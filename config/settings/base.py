@@ -291,6 +291,12 @@ UNFOLD = {
     "SITE_TITLE": _("Loyalty back-office"),
     "SITE_HEADER": _("Loyalty"),
     "SHOW_LANGUAGES": True,
+    "SIDEBAR": {
+        "show_search": True,
+        # Everything else (logins' emails, authenticators, tokens) stays one click away.
+        "show_all_applications": True,
+        "navigation": "config.admin_navigation.sidebar",
+    },
 }
 
 LOGGING = {

@@ -122,6 +122,7 @@ class ProgramSettings(models.Model):
     class Meta:
         verbose_name = _("program settings")
         verbose_name_plural = _("program settings")
+        permissions = [("view_reports", "Can view the dashboard and reports")]
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="program_settings_singleton"),
             models.CheckConstraint(

@@ -70,7 +70,10 @@ def test_the_database_refuses_self_approval_too(card, program, staff):
 
 def test_the_admin_flow(client, card, program, staff):
     requester, approver = staff
-    requester.user_permissions.add(*Permission.objects.filter(content_type__app_label="members"))
+    requester.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="members"),
+        Permission.objects.get(codename="add_pointsadjustment"),
+    )
     client.force_login(requester)
     url = reverse("admin:members_member_points_adjust", args=[card.member_id])
     response = client.post(url, {"points": "2000", "reason": "lost receipts"})

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -39,6 +39,7 @@ from loyalty.services import program_settings_update, purchase_record, refund_re
 from loyalty.tiers import tier_snapshot_cache_clear, tiers_recalculate_all
 from members.ean import ean13_from_serial
 from members.models import Card, Cashier, Member, Segment
+from members.roles import roles_sync
 from members.services import card_issue
 from partners.models import Outlet, Partner, PartnerRate
 from partners.selectors import operator_partner
@@ -48,11 +49,20 @@ from rewards.models import Reward
 from rewards.services import reward_redeem
 
 LOGINS = [
-    # username, password, role
+    # username, password, what the role does
     ("admin", "admin-demo-2026", "administrator (all of the admin)"),
-    ("marketer", "marketer-demo-2026", "marketer (program, members, reports)"),
+    ("marketer", "marketer-demo-2026", "marketer (program, rewards, journeys, reports)"),
+    ("support", "support-demo-2026", "support (members, cards, adjustments)"),
+    ("partners", "partners-demo-2026", "partner manager (partners, statements)"),
     ("cashier", "cashier-demo-2026", "cashier at the central store: the till, /till/"),
 ]
+DEMO_ROLES = {
+    "admin": "Administrator",
+    "marketer": "Marketer",
+    "support": "Support",
+    "partners": "Partner manager",
+    "cashier": "Cashier",
+}
 # A customer of the cabinet: the first demo member, signed in by email.
 CUSTOMER_EMAIL, CUSTOMER_PASSWORD = "customer@example.com", "customer-demo-2026"
 PHARMACY_CODE = "pharmacy"
@@ -435,21 +445,16 @@ class Command(BaseCommand):
         Member.objects.filter(pk=member.pk).update(user=user, email=CUSTOMER_EMAIL)
 
     def _staff_users(self, till_outlet: Outlet) -> None:
-        marketers, _ = Group.objects.get_or_create(name="Marketers")
-        marketers.permissions.set(
-            Permission.objects.filter(
-                content_type__app_label__in=["loyalty", "members", "partners"]
-            )
-        )
-        for username, password, _role in LOGINS:
+        """One login per role (members.roles), plus the cashier of the central store."""
+        roles_sync()
+        for username, password, _description in LOGINS:
             user = User.objects.create_user(username, f"{username}@example.com", password)
-            if username == "admin":
-                user.is_staff = user.is_superuser = True
-            elif username == "marketer":
-                user.is_staff = True
-                user.groups.add(marketers)
+            role = DEMO_ROLES[username]
+            user.is_staff = role != "Cashier"
+            user.is_superuser = role == "Administrator"
             user.save()
-            if username == "cashier":
+            user.groups.add(Group.objects.get(name=role))
+            if role == "Cashier":
                 Cashier.objects.create(user=user, outlet=till_outlet)
 
     def _member_with_visits(self, operator, outlets, serial, rng, now) -> list[tuple]:
