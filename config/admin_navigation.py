@@ -75,6 +75,7 @@ SIDEBAR: list[tuple[Any, list[tuple[Any, str, str]]]] = [
     (
         _("Reports"),
         [
+            (_("Dashboard"), "dashboard", "loyalty.dailyfigures"),
             (_("Cashier KPIs"), "leaderboard", "members.cashierreport"),
             (_("Purchases"), "shopping_cart", "loyalty.purchase"),
             (_("Ledger: transfers"), "swap_horiz", "loyalty.transfer"),
@@ -95,7 +96,10 @@ SIDEBAR: list[tuple[Any, list[tuple[Any, str, str]]]] = [
 
 
 # Entries opened by another model's permission than their own.
-PERMISSIONS = {"members.cashierreport": "members.view_cashier"}
+PERMISSIONS = {
+    "members.cashierreport": "members.view_cashier",
+    "loyalty.dailyfigures": "loyalty.view_reports",
+}
 
 
 def _view_permission(target: str) -> str:

@@ -1,7 +1,10 @@
+from datetime import timedelta
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -17,11 +20,12 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
+from members.exports import csv_response, xlsx_response
 from members.models import Member
 from members.selectors import member_by_card_or_phone
 
 from .adjustments import adjustment_approve, adjustment_reject
-from .admin_pages import ACTION_PAGE, admin_page
+from .admin_pages import ACTION_PAGE, PeriodForm, admin_page
 from .badges import badges_cache_clear
 from .club import club_join
 from .exceptions import LoyaltyError
@@ -32,6 +36,7 @@ from .models import (
     Badge,
     ClubMembership,
     ClubPlan,
+    DailyFigures,
     EarningRule,
     EventAward,
     EventBonus,
@@ -54,6 +59,7 @@ from .models import (
     Transfer,
 )
 from .preview import rule_preview
+from .reports import FIGURES, Dashboard, dashboard
 from .selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from .services import program_settings_update
 from .tiers import tier_snapshot_cache_clear
@@ -629,3 +635,86 @@ class JourneyMessageAdmin(ReadOnlyAdmin):
     list_display = ["step", "entry", "status", "detail", "sent_at", "opened_at", "clicked_at"]
     list_filter = ["status", "step__journey", "step__action"]
     list_select_related = ["step__journey", "entry__member"]
+
+
+@admin.register(DailyFigures)
+class DashboardAdmin(ModelAdmin):
+    """The marketers' dashboard (the daily rollup is its data, not a table to browse)."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("loyalty.view_reports")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        form = PeriodForm(request.GET or {"start": today - timedelta(days=29), "end": today})
+        board = None
+        if form.is_valid():
+            board = dashboard(form.cleaned_data["start"], form.cleaned_data["end"], today=today)
+            export = request.GET.get("export")
+            if export in ("csv", "xlsx"):
+                return _dashboard_export(board, export)
+        context = {
+            "title": _("Dashboard"),
+            "form": form,
+            "board": board,
+            "chart_data": _chart_data(board) if board else None,
+            "query": request.GET.urlencode(),
+        }
+        return admin_page(self, request, "admin/loyalty/dashboard.html", context)
+
+
+def _chart_data(board: Dashboard) -> dict[str, Any]:
+    """The series the charts draw, and their labels in the reader's language."""
+    days = [row.day.isoformat() for row in board.series]
+    return {
+        "days": days,
+        "purchases": [row.purchases for row in board.series],
+        "revenue": [float(row.revenue) for row in board.series],
+        "new_members": [row.new_members for row in board.series],
+        "issued": [row.points_issued - row.points_reversed for row in board.series],
+        "redeemed": [row.points_redeemed - row.points_returned for row in board.series],
+        "expired": [row.points_expired for row in board.series],
+        "tiers": {
+            "labels": [name for name, _n in board.tiers],
+            "values": [n for _name, n in board.tiers],
+        },
+        "rewards": {
+            "labels": [name for name, _n in board.top_rewards],
+            "values": [n for _name, n in board.top_rewards],
+        },
+        "labels": {
+            "purchases": str(_("Purchases")),
+            "revenue": str(_("Revenue")),
+            "new_members": str(_("New members")),
+            "issued": str(_("Points issued")),
+            "redeemed": str(_("Points redeemed")),
+            "expired": str(_("Points expired")),
+            "members": str(_("Members")),
+            "vouchers": str(_("Vouchers")),
+        },
+    }
+
+
+def _dashboard_export(board: Dashboard, kind: str) -> HttpResponseBase:
+    """The period's days as CSV or XLSX (formula-safe)."""
+    header = [_field_label("day"), *(_field_label(name) for name in FIGURES)]
+    rows = ([row.day, *(getattr(row, name) for name in FIGURES)] for row in board.series)
+    filename = f"dashboard-{board.first}-{board.last}.{kind}"
+    if kind == "csv":
+        return csv_response(filename, header, rows)
+    return xlsx_response(filename, header, rows)
+
+
+def _field_label(name: str) -> str:
+    return str(getattr(DailyFigures._meta.get_field(name), "verbose_name", name))

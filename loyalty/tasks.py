@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import badges, club, holds, jobs, journeys, leaderboard, tiers
+from . import badges, club, holds, jobs, journeys, leaderboard, reports, tiers
 
 
 @shared_task
@@ -54,3 +54,13 @@ def run_journeys() -> int:
 @shared_task
 def enter_scheduled_journeys() -> int:
     return journeys.journeys_enter_scheduled()
+
+
+@shared_task
+def refresh_daily_figures() -> int:
+    return reports.daily_figures_refresh_recent()
+
+
+@shared_task
+def backfill_daily_figures() -> int:
+    return reports.daily_figures_backfill()

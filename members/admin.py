@@ -42,7 +42,7 @@ from unfold.widgets import (
 )
 
 from loyalty.adjustments import adjustment_request
-from loyalty.admin_pages import ACTION_PAGE, admin_page
+from loyalty.admin_pages import ACTION_PAGE, PeriodForm, admin_page
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import MemberTier, Tier, TierLadder
 from loyalty.program import program_settings
@@ -814,19 +814,6 @@ class TillActionAdmin(ModelAdmin):
         return False
 
 
-class KpiPeriodForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(
-        label=_("Until (inclusive)"), widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if cleaned.get("start") and cleaned.get("end") and cleaned["end"] < cleaned["start"]:
-            raise forms.ValidationError(_("The end comes before the start."))
-        return cleaned
-
-
 @admin.register(CashierReport)
 class CashierReportAdmin(ModelAdmin):
     """Cards issued per cashier and outlet, and how many of those members came back."""
@@ -844,7 +831,7 @@ class CashierReportAdmin(ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         today = timezone.localdate()
-        form = KpiPeriodForm(request.GET or {"start": today - timedelta(days=89), "end": today})
+        form = PeriodForm(request.GET or {"start": today - timedelta(days=89), "end": today})
         rows: list[dict[str, Any]] = []
         if form.is_valid():
             tz = timezone.get_current_timezone()

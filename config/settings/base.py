@@ -269,6 +269,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "loyalty.tasks.enter_scheduled_journeys",
         "schedule": crontab(hour=6, minute=0),
     },
+    "refresh-daily-figures": {
+        "task": "loyalty.tasks.refresh_daily_figures",
+        "schedule": 15 * 60,
+    },
     "refresh-leaderboard": {
         "task": "loyalty.tasks.refresh_leaderboard",
         "schedule": 10 * 60,

@@ -15,6 +15,7 @@ from .ledger import (
     Refund,
     Transfer,
 )
+from .reports import DailyFigures
 from .roadmap import RoadmapStep
 from .rules import EarningRule, EventAward, EventBonus, RuleUsage
 from .tiers import (
@@ -32,6 +33,7 @@ __all__ = [
     "Badge",
     "ClubMembership",
     "ClubPlan",
+    "DailyFigures",
     "EarningRule",
     "EventAward",
     "EventBonus",

@@ -267,6 +267,8 @@ class MemberActivity(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["member", "day"], name="member_activity_once_per_day")
         ]
+        # The dashboard counts members active in a period (an index-only scan).
+        indexes = [models.Index(fields=["day", "member"], name="member_activity_day_idx")]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.day}: {self.spend} / {self.purchases}"

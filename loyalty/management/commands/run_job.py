@@ -21,6 +21,11 @@ JOBS: dict[str, tuple[Callable[[], int], str]] = {
     "leaderboard": (tasks.refresh_leaderboard, "leaderboard places ranked"),
     "journeys": (tasks.run_journeys, "journey entries moved on"),
     "journeys_scan": (tasks.enter_scheduled_journeys, "members entered journeys"),
+    "daily_figures": (tasks.refresh_daily_figures, "days of the dashboard recomputed"),
+    "daily_figures_backfill": (
+        tasks.backfill_daily_figures,
+        "days of the dashboard recomputed (all history)",
+    ),
 }
 
 

@@ -34,6 +34,7 @@ from loyalty.models import (
     Tier,
     TierLadder,
 )
+from loyalty.reports import daily_figures_backfill
 from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from loyalty.services import program_settings_update, purchase_record, refund_record
 from loyalty.tiers import tier_snapshot_cache_clear, tiers_recalculate_all
@@ -143,6 +144,7 @@ class Command(BaseCommand):
         self._leaderboard(rng, now)
         journeys_run(now)
         self._journey_engagement(rng)
+        daily_figures_backfill(now)
         self.stdout.write(self.style.SUCCESS(f"Seeded {member_count} members with purchases."))
         call_command("ledger_check", stdout=self.stdout)
 
@@ -472,6 +474,8 @@ class Command(BaseCommand):
             issued_by=cashier.user if cashier else None,
             now=issued_at,
         )
+        # The member joined when the card was issued (member_create stamps "now").
+        Member.objects.filter(pk=result.member.pk).update(created_at=issued_at)
         if rng.random() < 0.7:  # most give an email and agree to hear from us
             Member.objects.filter(pk=result.member.pk).update(
                 email=f"member{serial}@example.com", consent_email=True

@@ -1,0 +1,29 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class DailyFigures(models.Model):
+    """The program's figures of one day (program time zone), kept by a job so that the
+    dashboard sums a few hundred rows instead of millions of transfers and purchases."""
+
+    day = models.DateField(_("day"), unique=True)
+    new_members = models.PositiveIntegerField(_("new members"), default=0)
+    purchases = models.PositiveIntegerField(_("purchases"), default=0)
+    revenue = models.DecimalField(
+        _("revenue"), max_digits=16, decimal_places=2, default=0, help_text=_("Net of refunds.")
+    )
+    buyers = models.PositiveIntegerField(_("members who bought"), default=0)
+    points_issued = models.BigIntegerField(_("points issued"), default=0)
+    points_reversed = models.BigIntegerField(_("points reversed by refunds"), default=0)
+    points_redeemed = models.BigIntegerField(_("points redeemed"), default=0)
+    points_returned = models.BigIntegerField(_("points returned by refunds"), default=0)
+    points_expired = models.BigIntegerField(_("points expired"), default=0)
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("dashboard")
+        verbose_name_plural = _("dashboard")
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return str(self.day)

@@ -1,0 +1,243 @@
+"""The marketers' dashboard: program figures for a period, from a daily rollup.
+
+`daily_figures_refresh` recomputes whole days from the members, purchases,
+activity counters and ledger with a handful of grouped queries, and the job
+runs it for today and yesterday every 15 minutes; `manage.py run_job
+daily_figures_backfill` does all of history once. The dashboard then sums
+those rows; the few figures that are a state rather than a sum (members,
+balances, tiers) are single aggregates over indexed tables.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, F, Min, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from members.models import Member
+from rewards.models import Reward, Voucher
+
+from .ledger import Kind
+from .models import Account, DailyFigures, MemberActivity, MemberTier, Purchase, Transfer
+from .program import program_settings
+
+FIGURES = (
+    "new_members",
+    "purchases",
+    "revenue",
+    "buyers",
+    "points_issued",
+    "points_reversed",
+    "points_redeemed",
+    "points_returned",
+    "points_expired",
+)
+
+
+def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    zone = timezone.get_default_timezone()
+    return (
+        datetime.combine(first, time.min, tzinfo=zone),
+        datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
+    )
+
+
+def _local_day(field_name: str) -> TruncDate:
+    return TruncDate(field_name, tzinfo=timezone.get_default_timezone())
+
+
+def daily_figures_refresh(first: date, last: date, *, now: datetime | None = None) -> int:
+    """Recompute the days from `first` to `last` (inclusive); returns the days written."""
+    now = now or timezone.now()
+    start, end = _bounds(first, last)
+    days: dict[date, dict[str, Any]] = defaultdict(dict)
+    for row in (
+        Member.objects.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(day=_local_day("created_at"))
+        .values("day")
+        .annotate(n=Count("id"))
+    ):
+        days[row["day"]]["new_members"] = row["n"]
+    for row in (
+        Purchase.objects.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(day=_local_day("created_at"))
+        .values("day")
+        .annotate(n=Count("id"), revenue=Sum(F("amount") - F("refunded_amount")))
+    ):
+        days[row["day"]].update(purchases=row["n"], revenue=row["revenue"])
+    for row in (
+        MemberActivity.objects.filter(day__gte=first, day__lte=last, purchases__gt=0)
+        .values("day")
+        .annotate(n=Count("member_id"))
+    ):
+        days[row["day"]]["buyers"] = row["n"]
+    _ledger_days(days, start, end)
+    rows = [
+        DailyFigures(day=day, computed_at=now, **values)
+        for day, values in days.items()
+        if first <= day <= last
+    ]
+    with transaction.atomic():
+        DailyFigures.objects.filter(day__gte=first, day__lte=last).delete()
+        DailyFigures.objects.bulk_create(rows)
+    return len(rows)
+
+
+def _ledger_days(days: dict[date, dict[str, Any]], start: datetime, end: datetime) -> None:
+    """Points moved per day, by the system accounts they left or reached."""
+    kinds: dict[str, list[int]] = defaultdict(list)
+    for pk, kind in Account.objects.filter(
+        kind__in=[Kind.ISSUED, Kind.REDEEMED, Kind.EXPIRED], member__isnull=True
+    ).values_list("pk", "kind"):
+        kinds[kind].append(pk)
+
+    def moved(**condition: Any) -> Sum:
+        return Sum("amount", filter=Q(**condition), default=0)
+
+    rows = (
+        Transfer.objects.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(day=_local_day("created_at"))
+        .values("day")
+        .annotate(
+            points_issued=moved(debit_account_id__in=kinds[Kind.ISSUED]),
+            points_reversed=moved(credit_account_id__in=kinds[Kind.ISSUED]),
+            points_redeemed=moved(credit_account_id__in=kinds[Kind.REDEEMED]),
+            points_returned=moved(debit_account_id__in=kinds[Kind.REDEEMED]),
+            points_expired=moved(credit_account_id__in=kinds[Kind.EXPIRED]),
+        )
+    )
+    for row in rows:
+        days[row["day"]].update({name: value for name, value in row.items() if name != "day"})
+
+
+def daily_figures_refresh_recent(now: datetime | None = None) -> int:
+    """The job: today and yesterday (a late refund or expiry changes yesterday too)."""
+    today = timezone.localdate(now or timezone.now())
+    return daily_figures_refresh(today - timedelta(days=1), today, now=now)
+
+
+def daily_figures_backfill(now: datetime | None = None) -> int:
+    """Every day since the first member, purchase or transfer, a month at a time."""
+    firsts = [
+        model.objects.aggregate(first=Min("created_at"))["first"]
+        for model in (Member, Purchase, Transfer)
+    ]
+    known = [first for first in firsts if first is not None]
+    if not known:
+        return 0
+    day, today = timezone.localdate(min(known)), timezone.localdate(now or timezone.now())
+    written = 0
+    while day <= today:
+        last = min(day + timedelta(days=30), today)
+        written += daily_figures_refresh(day, last, now=now)
+        day = last + timedelta(days=1)
+    return written
+
+
+@dataclass
+class Dashboard:
+    first: date
+    last: date
+    totals: dict[str, Any] = field(default_factory=dict)
+    series: list[DailyFigures] = field(default_factory=list)
+    members_total: int = 0
+    active_30: int = 0
+    active_90: int = 0
+    buyers: int = 0
+    liability_points: int = 0
+    debt_points: int = 0
+    tiers: list[tuple[str, int]] = field(default_factory=list)
+    top_rewards: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def points_issued_net(self) -> int:
+        return self.totals["points_issued"] - self.totals["points_reversed"]
+
+    @property
+    def points_redeemed_net(self) -> int:
+        return self.totals["points_redeemed"] - self.totals["points_returned"]
+
+    @property
+    def redemption_rate(self) -> float | None:
+        issued = self.points_issued_net
+        return self.points_redeemed_net / issued if issued > 0 else None
+
+    @property
+    def breakage_rate(self) -> float | None:
+        issued = self.points_issued_net
+        return self.totals["points_expired"] / issued if issued > 0 else None
+
+    @property
+    def average_receipt(self) -> Decimal | None:
+        purchases = self.totals["purchases"]
+        return (self.totals["revenue"] / purchases).quantize(Decimal("0.01")) if purchases else None
+
+    @property
+    def purchase_frequency(self) -> float | None:
+        """Purchases per member who bought in the period."""
+        return self.totals["purchases"] / self.buyers if self.buyers else None
+
+    @property
+    def liability_money(self) -> Decimal:
+        return (self.liability_points * program_settings().point_value).quantize(Decimal("0.01"))
+
+
+def dashboard(first: date, last: date, *, today: date | None = None) -> Dashboard:
+    today = today or timezone.localdate()
+    rows = DailyFigures.objects.filter(day__gte=first, day__lte=last)
+    board = Dashboard(first=first, last=last, series=list(rows.order_by("day")))
+    board.totals = {
+        name: value or 0 for name, value in rows.aggregate(**{f: Sum(f) for f in FIGURES}).items()
+    }
+    board.members_total = Member.objects.filter(status=Member.Status.ACTIVE).count()
+    board.active_30 = _active_since(today - timedelta(days=29))
+    board.active_90 = _active_since(today - timedelta(days=89))
+    board.buyers = (
+        MemberActivity.objects.filter(day__gte=first, day__lte=last, purchases__gt=0)
+        .values("member_id")
+        .distinct()
+        .count()
+    )
+    balances = dict(
+        Account.objects.filter(
+            member__isnull=False, kind__in=[Kind.AVAILABLE, Kind.PENDING, Kind.DEBT]
+        )
+        .values_list("kind")
+        .annotate(total=Sum("balance"))
+    )
+    board.liability_points = balances.get(Kind.AVAILABLE, 0) + balances.get(Kind.PENDING, 0)
+    board.debt_points = balances.get(Kind.DEBT, 0)
+    board.tiers = [
+        (f"{row['tier__ladder__name']}: {row['tier__name']}", row["n"])
+        for row in MemberTier.objects.values("tier__ladder__name", "tier__name", "tier__rank")
+        .annotate(n=Count("id"))
+        .order_by("tier__ladder__name", "tier__rank")
+    ]
+    board.top_rewards = _top_rewards(first, last)
+    return board
+
+
+def _active_since(first: date) -> int:
+    return (
+        MemberActivity.objects.filter(day__gte=first, purchases__gt=0)
+        .values("member_id")
+        .distinct()
+        .count()
+    )
+
+
+def _top_rewards(first: date, last: date, limit: int = 10) -> list[tuple[str, int]]:
+    start, end = _bounds(first, last)
+    counts = list(
+        Voucher.objects.filter(issued_at__gte=start, issued_at__lt=end, reward__isnull=False)
+        .values("reward_id")
+        .annotate(n=Count("id"))
+        .order_by("-n", "reward_id")[:limit]
+    )
+    names = {r.pk: r.name for r in Reward.objects.filter(pk__in=[c["reward_id"] for c in counts])}
+    return [(names.get(c["reward_id"], "?"), c["n"]) for c in counts]
