@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.admin_login import admin_login_secure
 from loyalty import api as loyalty_api
 from loyalty import journey_views
 from members import api as members_api
@@ -33,6 +34,8 @@ def api_aware_404(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 handler404 = api_aware_404
+
+admin_login_secure(admin.site)
 
 api_v1 = [
     path("cards/issue/", members_api.CardIssueApi.as_view(), name="cards-issue"),

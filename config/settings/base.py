@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -295,6 +296,11 @@ UNFOLD = {
     "SITE_TITLE": _("Loyalty back-office"),
     "SITE_HEADER": _("Loyalty"),
     "SHOW_LANGUAGES": True,
+    "ACCOUNT": {
+        "navigation": [
+            {"title": _("Two-factor authentication"), "link": reverse_lazy("mfa_index")},
+        ],
+    },
     "SIDEBAR": {
         "show_search": True,
         # Everything else (logins' emails, authenticators, tokens) stays one click away.
