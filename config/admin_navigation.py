@@ -90,6 +90,7 @@ SIDEBAR: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         [
             (_("Staff and users"), "person", "auth.user"),
             (_("Roles"), "admin_panel_settings", "auth.group"),
+            (_("Audit trail"), "history", "admin.logentry"),
         ],
     ),
 ]

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
@@ -83,6 +84,36 @@ class UserAdmin(BaseUserAdmin, ModelAdmin):
 @admin.register(Group)
 class GroupAdmin(BaseGroupAdmin, ModelAdmin):
     pass
+
+
+@admin.register(LogEntry)
+class AuditTrailAdmin(ModelAdmin):
+    """Every change staff made in the admin: who, when, what (read-only). The ledger's
+    adjustments and the till's actions keep their own records as well."""
+
+    list_display = ["action_time", "user", "action_flag", "content_type", "object_repr", "summary"]
+    list_filter = [
+        "action_flag",
+        "content_type",
+        "user",
+        ("action_time", admin.DateFieldListFilter),
+    ]
+    search_fields = ["object_repr", "change_message", "user__username"]
+    list_select_related = ["user", "content_type"]
+    date_hierarchy = "action_time"
+
+    @admin.display(description=_("change"))
+    def summary(self, entry: LogEntry) -> str:
+        return entry.get_change_message()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class CardInline(TabularInline):
@@ -180,10 +211,9 @@ class PersonalOfferForm(forms.Form):
         return data
 
 
-class SegmentChoiceForm(forms.Form):
-    segment = forms.ModelChoiceField(
-        label=_("Segment"), queryset=Segment.objects.all(), widget=UnfoldAdminSelectWidget
-    )
+class SelectedMembersForm(forms.Form):
+    """The second step of a bulk action: its own fields, and the selection carried over."""
+
     apply = forms.CharField(widget=forms.HiddenInput, initial="1")
     action = forms.CharField(widget=forms.HiddenInput)
     selected = forms.ModelMultipleChoiceField(
@@ -193,6 +223,28 @@ class SegmentChoiceForm(forms.Form):
     def add_prefix(self, field_name):
         # The admin's action machinery reads these names from the POST.
         return ACTION_CHECKBOX_NAME if field_name == "selected" else field_name
+
+
+class SegmentChoiceForm(SelectedMembersForm):
+    segment = forms.ModelChoiceField(
+        label=_("Segment"), queryset=Segment.objects.all(), widget=UnfoldAdminSelectWidget
+    )
+    field_order = ["segment"]
+
+
+class BulkPointsForm(SelectedMembersForm):
+    points = forms.IntegerField(
+        label=_("Points"),
+        widget=UnfoldAdminIntegerFieldWidget,
+        help_text=_("For each selected member. Positive adds, negative takes away."),
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=UnfoldAdminTextInputWidget,
+        help_text=_("Kept with every adjustment, with your name."),
+    )
+    field_order = ["points", "reason"]
 
 
 @admin.register(Segment)
@@ -222,7 +274,8 @@ class MemberAdmin(ModelAdmin):
     ]
     search_fields = ["phone", "email", "full_name", "cards__number", "external_id"]
     readonly_fields = ["referral_code", "created_at", "points", "held_tiers"]
-    actions = ["segment_add", "segment_remove", "export_csv", "export_xlsx"]
+    actions = ["points_award", "segment_add", "segment_remove", "export_csv", "export_xlsx"]
+    BULK_POINTS_LIMIT = 5000
 
     EXPORT_FIELDS = [
         "id",
@@ -444,6 +497,55 @@ class MemberAdmin(ModelAdmin):
         }
         return admin_page(self, request, ACTION_PAGE, context)
 
+    @admin.action(
+        description=_("Award points to the selected members"), permissions=["points_adjust"]
+    )
+    def points_award(self, request, queryset):
+        """Bonus points (or a correction) for a list, with one reason: each member gets an
+        adjustment; those above the approval threshold wait for a second person."""
+        count = queryset.count()
+        if count > self.BULK_POINTS_LIMIT:
+            messages.error(
+                request,
+                _("Select at most %(limit)d members at a time.")
+                % {"limit": self.BULK_POINTS_LIMIT},
+            )
+            return None
+        form = BulkPointsForm(
+            request.POST if "apply" in request.POST else None,
+            initial={"action": request.POST.get("action"), "selected": queryset},
+        )
+        if form.is_bound and form.is_valid():
+            by = signed_in_user(request)
+            adjustments = [
+                adjustment_request(
+                    member=member,
+                    points=form.cleaned_data["points"],
+                    reason=form.cleaned_data["reason"],
+                    by=by,
+                )
+                for member in queryset.order_by("pk")
+            ]
+            pending = sum(1 for a in adjustments if a.status == a.Status.PENDING)
+            messages.success(
+                request,
+                _("Members given the points: %(applied)d. Waiting for approval: %(pending)d.")
+                % {"applied": len(adjustments) - pending, "pending": pending},
+            )
+            return None
+        context = {
+            "title": _("Award points to the selected members"),
+            "subject": _("%(count)d members selected") % {"count": count},
+            "intro": _(
+                "Each member gets an adjustment with this reason and your name; one above "
+                "the program's approval threshold waits for a second person."
+            ),
+            "form": form,
+            "submit_label": _("Award"),
+            "back_url": reverse("admin:members_member_changelist"),
+        }
+        return admin_page(self, request, ACTION_PAGE, context)
+
     @admin.action(description=_("Add to a segment"))
     def segment_add(self, request, queryset):
         def add(segment: Segment, members) -> int:
@@ -470,9 +572,18 @@ class CardAdmin(ModelAdmin):
     search_fields = ["number", "member__phone", "member__full_name"]
     readonly_fields = ["member", "issued_by", "issued_at", "replaced_by", "batch", "created_at"]
     list_select_related = ["member", "partner", "outlet", "batch"]
-    actions = ["export_csv", "export_xlsx"]
+    actions = ["block", "export_csv", "export_xlsx"]
 
     EXPORT_HEADER = ["card_number", "status", "owner", "batch", "phone", "issued_at"]
+
+    @admin.action(description=_("Block selected cards"), permissions=["change"])
+    def block(self, request, queryset):
+        """Nobody earns or spends on a blocked card; the member and balance stay."""
+        blocked = list(queryset.filter(status__in=Card.USABLE))
+        Card.objects.filter(pk__in=[card.pk for card in blocked]).update(status=Card.Status.BLOCKED)
+        for card in blocked:
+            self.log_change(request, card, [{"changed": {"fields": ["status"]}}])
+        messages.success(request, _("Cards blocked: %(count)d.") % {"count": len(blocked)})
 
     def has_delete_permission(self, request, obj=None):
         return False
