@@ -76,6 +76,7 @@ SIDEBAR: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         _("Reports"),
         [
             (_("Dashboard"), "dashboard", "loyalty.dailyfigures"),
+            (_("Data quality"), "fact_check", "members.dataqualityreport"),
             (_("Cashier KPIs"), "leaderboard", "members.cashierreport"),
             (_("Purchases"), "shopping_cart", "loyalty.purchase"),
             (_("Ledger: transfers"), "swap_horiz", "loyalty.transfer"),
@@ -100,6 +101,7 @@ SIDEBAR: list[tuple[Any, list[tuple[Any, str, str]]]] = [
 PERMISSIONS = {
     "members.cashierreport": "members.view_cashier",
     "loyalty.dailyfigures": "loyalty.view_reports",
+    "members.dataqualityreport": "members.view_member",
 }
 
 

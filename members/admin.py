@@ -63,9 +63,18 @@ from .models import (
     CardImport,
     Cashier,
     CashierReport,
+    DataQualityReport,
     Member,
     Segment,
     TillAction,
+)
+from .quality import (
+    GAPS,
+    QualityReport,
+    members_with_gap,
+    members_with_shared_email,
+    members_with_shared_name_and_birth_date,
+    quality_report,
 )
 from .selectors import cashier_kpis
 from .services import card_batch_create
@@ -247,6 +256,30 @@ class BulkPointsForm(SelectedMembersForm):
     field_order = ["points", "reason"]
 
 
+class DataQualityFilter(admin.SimpleListFilter):
+    """The audit's drill-down: members with one gap, or doubled, to fix them."""
+
+    title = _("data quality")
+    parameter_name = "quality"
+
+    def lookups(self, request, model_admin):
+        return [
+            *((key, label) for key, (label, _condition) in GAPS.items()),
+            ("shared_email", _("Email shared with another member")),
+            ("shared_name_birth", _("Same name and birth date as another member")),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in GAPS:
+            return queryset.filter(pk__in=members_with_gap(value).values("pk"))
+        if value == "shared_email":
+            return queryset.filter(pk__in=members_with_shared_email().values("pk"))
+        if value == "shared_name_birth":
+            return queryset.filter(pk__in=members_with_shared_name_and_birth_date().values("pk"))
+        return queryset
+
+
 @admin.register(Segment)
 class SegmentAdmin(ModelAdmin):
     """Segments are filled from the member list (select members, then the action)."""
@@ -271,6 +304,7 @@ class MemberAdmin(ModelAdmin):
         "consent_email",
         "consent_sms",
         "consent_push",
+        DataQualityFilter,
     ]
     search_fields = ["phone", "email", "full_name", "cards__number", "external_id"]
     readonly_fields = ["referral_code", "created_at", "points", "held_tiers"]
@@ -568,7 +602,13 @@ class MemberAdmin(ModelAdmin):
 @admin.register(Card)
 class CardAdmin(ModelAdmin):
     list_display = ["number", "member", "status", "partner", "batch", "issued_at", "outlet"]
-    list_filter = ["status", "partner", "is_virtual", "batch"]
+    list_filter = [
+        "status",
+        "partner",
+        "is_virtual",
+        "batch",
+        ("member", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["number", "member__phone", "member__full_name"]
     readonly_fields = ["member", "issued_by", "issued_at", "replaced_by", "batch", "created_at"]
     list_select_related = ["member", "partner", "outlet", "batch"]
@@ -960,3 +1000,67 @@ class CashierReportAdmin(ModelAdmin):
             },
         }
         return admin_page(self, request, "admin/members/cashier_kpis.html", context)
+
+
+@admin.register(DataQualityReport)
+class DataQualityReportAdmin(ModelAdmin):
+    """How complete and clean the member base is, with links to the members to fix."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("members.view_member")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        report = quality_report()
+        export = request.GET.get("export")
+        if export in ("csv", "xlsx"):
+            return _quality_export(report, export)
+        members_url = reverse("admin:members_member_changelist")
+        rows = [(label, count, f"{members_url}?quality={key}") for key, label, count in report.gaps]
+        rows += [
+            (
+                str(_("Email shared with another member")),
+                report.shared_emails,
+                f"{members_url}?quality=shared_email",
+            ),
+            (
+                str(_("Same name and birth date as another member")),
+                report.shared_name_and_birth_date,
+                f"{members_url}?quality=shared_name_birth",
+            ),
+        ]
+        context = {
+            "title": _("Data quality"),
+            "report": report,
+            "rows": rows,
+            "cards_url": reverse("admin:members_card_changelist") + "?member__isempty=1",
+        }
+        return admin_page(self, request, "admin/members/data_quality.html", context)
+
+
+def _quality_export(report: QualityReport, kind: str) -> HttpResponseBase:
+    header = [str(_("Check")), str(_("Members")), str(_("Share"))]
+    total = report.members or 1
+    rows = [[label, count, round(count / total, 4)] for _key, label, count in report.gaps]
+    rows.append([str(_("Email shared with another member")), report.shared_emails, None])
+    rows.append(
+        [
+            str(_("Same name and birth date as another member")),
+            report.shared_name_and_birth_date,
+            None,
+        ]
+    )
+    rows.append([str(_("Cards without a member (blanks lost or blocked)")), report.cards_without_member, None])
+    if kind == "csv":
+        return csv_response("data-quality.csv", header, rows)
+    return xlsx_response("data-quality.xlsx", header, rows)

@@ -407,6 +407,15 @@ class CashierReport(Cashier):
         verbose_name_plural = _("cashier KPIs")
 
 
+class DataQualityReport(Member):
+    """The data-quality audit of the member base in the admin (a report, not a table)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("data quality")
+        verbose_name_plural = _("data quality")
+
+
 class CardLinkCode(models.Model):
     """A one-time code proving that a cabinet user holds a card: sent to the
     card member's phone (or email), typed back into the cabinet."""
