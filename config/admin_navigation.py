@@ -76,6 +76,7 @@ SIDEBAR: list[tuple[Any, list[tuple[Any, str, str]]]] = [
         _("Reports"),
         [
             (_("Dashboard"), "dashboard", "loyalty.dailyfigures"),
+            (_("Cohorts"), "table_chart", "loyalty.cohortmonth"),
             (_("Data quality"), "fact_check", "members.dataqualityreport"),
             (_("Cashier KPIs"), "leaderboard", "members.cashierreport"),
             (_("Purchases"), "shopping_cart", "loyalty.purchase"),
@@ -101,6 +102,7 @@ SIDEBAR: list[tuple[Any, list[tuple[Any, str, str]]]] = [
 PERMISSIONS = {
     "members.cashierreport": "members.view_cashier",
     "loyalty.dailyfigures": "loyalty.view_reports",
+    "loyalty.cohortmonth": "loyalty.view_reports",
     "members.dataqualityreport": "members.view_member",
 }
 

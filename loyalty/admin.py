@@ -36,6 +36,7 @@ from .models import (
     Badge,
     ClubMembership,
     ClubPlan,
+    CohortMonth,
     DailyFigures,
     EarningRule,
     EventAward,
@@ -59,7 +60,7 @@ from .models import (
     Transfer,
 )
 from .preview import rule_preview
-from .reports import FIGURES, Dashboard, dashboard
+from .reports import COHORT_MONTHS, FIGURES, CohortRow, Dashboard, cohort_table, dashboard
 from .selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from .services import program_settings_update
 from .tiers import tier_snapshot_cache_clear
@@ -718,3 +719,60 @@ def _dashboard_export(board: Dashboard, kind: str) -> HttpResponseBase:
 
 def _field_label(name: str) -> str:
     return str(getattr(DailyFigures._meta.get_field(name), "verbose_name", name))
+
+
+@admin.register(CohortMonth)
+class CohortsAdmin(ModelAdmin):
+    """Retention and lifetime value by the month members joined."""
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("loyalty.view_reports")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        today = timezone.localdate()
+        year_ago = (today.replace(day=1) - timedelta(days=335)).replace(day=1)
+        form = PeriodForm(request.GET or {"start": year_ago, "end": today})
+        rows: list[CohortRow] = []
+        if form.is_valid():
+            rows = cohort_table(form.cleaned_data["start"], form.cleaned_data["end"], today=today)
+            export = request.GET.get("export")
+            if export in ("csv", "xlsx"):
+                return _cohorts_export(rows, export)
+        context = {
+            "title": _("Cohorts"),
+            "form": form,
+            "rows": rows,
+            "offsets": list(range(COHORT_MONTHS)),
+            "query": request.GET.urlencode(),
+        }
+        return admin_page(self, request, "admin/loyalty/cohorts.html", context)
+
+
+def _cohorts_export(rows: list[CohortRow], kind: str) -> HttpResponseBase:
+    retention, lifetime_value = str(_("Retention")), str(_("Lifetime value"))
+    header = [str(_("Cohort")), str(_("Members"))]
+    header += [f"{retention} M{offset}" for offset in range(COHORT_MONTHS)]
+    header += [f"{lifetime_value} M{offset}" for offset in range(COHORT_MONTHS)]
+    lines = (
+        [
+            row.cohort.strftime("%Y-%m"),
+            row.size,
+            *(None if share is None else round(share, 4) for share in row.retention),
+            *row.lifetime_value,
+        ]
+        for row in rows
+    )
+    if kind == "csv":
+        return csv_response("cohorts.csv", header, lines)
+    return xlsx_response("cohorts.xlsx", header, lines)

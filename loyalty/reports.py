@@ -16,14 +16,22 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, F, Min, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from members.models import Member
 from rewards.models import Reward, Voucher
 
 from .ledger import Kind
-from .models import Account, DailyFigures, MemberActivity, MemberTier, Purchase, Transfer
+from .models import (
+    Account,
+    CohortMonth,
+    DailyFigures,
+    MemberActivity,
+    MemberTier,
+    Purchase,
+    Transfer,
+)
 from .program import program_settings
 
 FIGURES = (
@@ -241,3 +249,85 @@ def _top_rewards(first: date, last: date, limit: int = 10) -> list[tuple[str, in
     )
     names = {r.pk: r.name for r in Reward.objects.filter(pk__in=[c["reward_id"] for c in counts])}
     return [(names.get(c["reward_id"], "?"), c["n"]) for c in counts]
+
+
+# Cohorts -----------------------------------------------------------------------------------
+
+COHORT_MONTHS = 12  # months after joining shown
+
+
+def cohorts_refresh(now: datetime | None = None) -> int:
+    """Rebuild the monthly cohorts from the daily activity counters (the nightly job)."""
+    zone = timezone.get_default_timezone()
+    rows = (
+        MemberActivity.objects.filter(purchases__gt=0)
+        .annotate(cohort=TruncMonth("member__created_at", tzinfo=zone), month=TruncMonth("day"))
+        .values("cohort", "month")
+        .annotate(members=Count("member_id", distinct=True), revenue=Sum("spend"))
+    )
+    months = [
+        CohortMonth(
+            cohort=_as_date(row["cohort"]),
+            month=_as_date(row["month"]),
+            members=row["members"],
+            revenue=row["revenue"] or Decimal("0"),
+        )
+        for row in rows
+    ]
+    with transaction.atomic():
+        CohortMonth.objects.all().delete()
+        CohortMonth.objects.bulk_create(months)
+    return len(months)
+
+
+def _as_date(value: date | datetime) -> date:
+    return timezone.localtime(value).date() if isinstance(value, datetime) else value
+
+
+@dataclass
+class CohortRow:
+    cohort: date
+    size: int
+    # Per month since joining (0 = the month they joined): share who bought, and the
+    # revenue per member of the cohort so far (LTV), or None for months still to come.
+    retention: list[float | None]
+    lifetime_value: list[Decimal | None]
+
+
+def cohort_table(first: date, last: date, *, today: date | None = None) -> list[CohortRow]:
+    """Cohorts that joined from `first`'s month to `last`'s month."""
+    today = today or timezone.localdate()
+    zone = timezone.get_default_timezone()
+    start, end = _bounds(first.replace(day=1), last)
+    sizes = {
+        _as_date(row["cohort"]): row["n"]
+        for row in Member.objects.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(cohort=TruncMonth("created_at", tzinfo=zone))
+        .values("cohort")
+        .annotate(n=Count("id"))
+    }
+    activity: dict[date, dict[int, CohortMonth]] = defaultdict(dict)
+    for row in CohortMonth.objects.filter(cohort__in=list(sizes)):
+        activity[row.cohort][_months_between(row.cohort, row.month)] = row
+    table = []
+    for cohort in sorted(sizes):
+        size = sizes[cohort]
+        elapsed = _months_between(cohort, today.replace(day=1))
+        retention: list[float | None] = []
+        lifetime: list[Decimal | None] = []
+        spent = Decimal("0")
+        for offset in range(COHORT_MONTHS):
+            if offset > elapsed:
+                retention.append(None)
+                lifetime.append(None)
+                continue
+            month = activity[cohort].get(offset)
+            retention.append(month.members / size if month else 0.0)
+            spent += month.revenue if month else Decimal("0")
+            lifetime.append((spent / size).quantize(Decimal("0.01")))
+        table.append(CohortRow(cohort, size, retention, lifetime))
+    return table
+
+
+def _months_between(first: date, later: date) -> int:
+    return (later.year - first.year) * 12 + later.month - first.month

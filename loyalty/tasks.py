@@ -64,3 +64,8 @@ def refresh_daily_figures() -> int:
 @shared_task
 def backfill_daily_figures() -> int:
     return reports.daily_figures_backfill()
+
+
+@shared_task
+def refresh_cohorts() -> int:
+    return reports.cohorts_refresh()

@@ -1060,7 +1060,13 @@ def _quality_export(report: QualityReport, kind: str) -> HttpResponseBase:
             None,
         ]
     )
-    rows.append([str(_("Cards without a member (blanks lost or blocked)")), report.cards_without_member, None])
+    rows.append(
+        [
+            str(_("Cards without a member (blanks lost or blocked)")),
+            report.cards_without_member,
+            None,
+        ]
+    )
     if kind == "csv":
         return csv_response("data-quality.csv", header, rows)
     return xlsx_response("data-quality.xlsx", header, rows)

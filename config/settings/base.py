@@ -274,6 +274,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "loyalty.tasks.refresh_daily_figures",
         "schedule": 15 * 60,
     },
+    "refresh-cohorts": {
+        "task": "loyalty.tasks.refresh_cohorts",
+        "schedule": crontab(hour=3, minute=40),
+    },
     "refresh-leaderboard": {
         "task": "loyalty.tasks.refresh_leaderboard",
         "schedule": 10 * 60,

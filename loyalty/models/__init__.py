@@ -15,7 +15,7 @@ from .ledger import (
     Refund,
     Transfer,
 )
-from .reports import DailyFigures
+from .reports import CohortMonth, DailyFigures
 from .roadmap import RoadmapStep
 from .rules import EarningRule, EventAward, EventBonus, RuleUsage
 from .tiers import (
@@ -33,6 +33,7 @@ __all__ = [
     "Badge",
     "ClubMembership",
     "ClubPlan",
+    "CohortMonth",
     "DailyFigures",
     "EarningRule",
     "EventAward",

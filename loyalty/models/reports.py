@@ -27,3 +27,24 @@ class DailyFigures(models.Model):
 
     def __str__(self) -> str:
         return str(self.day)
+
+
+class CohortMonth(models.Model):
+    """A monthly cohort's activity in one calendar month (a nightly rollup): members who
+    joined in `cohort`, how many of them bought in `month`, and what they spent."""
+
+    cohort = models.DateField(_("cohort"), help_text=_("The first day of the month they joined."))
+    month = models.DateField(_("month"))
+    members = models.PositiveIntegerField(_("members who bought"))
+    revenue = models.DecimalField(_("revenue"), max_digits=16, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("cohorts")
+        verbose_name_plural = _("cohorts")
+        ordering = ["cohort", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["cohort", "month"], name="cohort_month_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cohort:%Y-%m} → {self.month:%Y-%m}"

@@ -30,7 +30,6 @@ def base(operator):
 
 
 def test_the_report_counts_gaps_doubles_and_orphan_cards(base):
-    full, bare, twin_a, twin_b = base
     report = quality_report()
     gaps = {key: count for key, _label, count in report.gaps}
     assert report.members == 4
@@ -44,7 +43,7 @@ def test_the_report_counts_gaps_doubles_and_orphan_cards(base):
 
 
 def test_each_line_opens_the_members_to_fix(client, base):
-    full, bare, twin_a, twin_b = base
+    _full, bare, twin_a, twin_b = base
     user = User.objects.create_user("support", password="pw-test-only", is_staff=True)
     user.groups.add(Group.objects.get(name="Support"))
     client.force_login(user)

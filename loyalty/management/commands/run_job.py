@@ -22,6 +22,7 @@ JOBS: dict[str, tuple[Callable[[], int], str]] = {
     "journeys": (tasks.run_journeys, "journey entries moved on"),
     "journeys_scan": (tasks.enter_scheduled_journeys, "members entered journeys"),
     "daily_figures": (tasks.refresh_daily_figures, "days of the dashboard recomputed"),
+    "cohorts": (tasks.refresh_cohorts, "cohort months recomputed"),
     "daily_figures_backfill": (
         tasks.backfill_daily_figures,
         "days of the dashboard recomputed (all history)",

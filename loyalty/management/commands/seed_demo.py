@@ -34,7 +34,7 @@ from loyalty.models import (
     Tier,
     TierLadder,
 )
-from loyalty.reports import daily_figures_backfill
+from loyalty.reports import cohorts_refresh, daily_figures_backfill
 from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from loyalty.services import program_settings_update, purchase_record, refund_record
 from loyalty.tiers import tier_snapshot_cache_clear, tiers_recalculate_all
@@ -145,6 +145,7 @@ class Command(BaseCommand):
         journeys_run(now)
         self._journey_engagement(rng)
         daily_figures_backfill(now)
+        cohorts_refresh(now)
         self.stdout.write(self.style.SUCCESS(f"Seeded {member_count} members with purchases."))
         call_command("ledger_check", stdout=self.stdout)
 
