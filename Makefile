@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 # Python 3.13 as selected by .python-version through pyenv, else any python3.13 on PATH.
 PYTHON313 := $(shell (pyenv which python 2>/dev/null | grep -q . && pyenv which python) || command -v python3.13)
 
-.PHONY: venv demo test lint bench bench-purchases bench-expiry bench-import bench-cabinet messages clean
+.PHONY: venv demo test lint bench bench-purchases bench-expiry bench-import bench-cabinet bench-dashboard messages clean
 
 venv: $(STAMP)
 
@@ -50,7 +50,7 @@ lint: venv
 /usr/bin/wrk:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
 
-bench: bench-purchases bench-expiry bench-import bench-cabinet
+bench: bench-purchases bench-expiry bench-import bench-cabinet bench-dashboard
 
 bench-purchases: venv /usr/bin/wrk
 	$(PY) .ci/check_services.py
@@ -63,6 +63,10 @@ bench-cabinet: venv
 bench-expiry: venv
 	$(PY) .ci/check_services.py
 	$(PY) bench/expiry.py $(BENCH_ARGS)
+
+bench-dashboard: venv
+	$(PY) .ci/check_services.py
+	$(PY) bench/dashboard.py $(BENCH_ARGS)
 
 bench-import: venv
 	$(PY) .ci/check_services.py
