@@ -83,7 +83,7 @@ def seed(members: int, transfers: int, purchases: int) -> None:
                    '[]', 0, 0, 0, 'bench',
                    c.issued_at + random() * (now() - c.issued_at), 0
             FROM generate_series(1, %(purchases)s) g
-            JOIN members_card c ON c.id = 1 + (g * 7919) %% %(members)s
+            JOIN members_card c ON c.id = 1 + (g::bigint * 7919) %% %(members)s
             """,
         ),
         (
