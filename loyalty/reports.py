@@ -27,9 +27,12 @@ from .models import (
     Account,
     CohortMonth,
     DailyFigures,
+    Journey,
     MemberActivity,
     MemberTier,
+    ProgramSnapshot,
     Purchase,
+    TierChange,
     Transfer,
 )
 from .program import program_settings
@@ -124,9 +127,40 @@ def _ledger_days(days: dict[date, dict[str, Any]], start: datetime, end: datetim
 
 
 def daily_figures_refresh_recent(now: datetime | None = None) -> int:
-    """The job: today and yesterday (a late refund or expiry changes yesterday too)."""
-    today = timezone.localdate(now or timezone.now())
-    return daily_figures_refresh(today - timedelta(days=1), today, now=now)
+    """The job: today and yesterday (a late refund or expiry changes yesterday too), and
+    today's snapshot of the program's state."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    written = daily_figures_refresh(today - timedelta(days=1), today, now=now)
+    program_snapshot_refresh(now)
+    return written
+
+
+def program_snapshot_refresh(now: datetime | None = None) -> ProgramSnapshot:
+    now = now or timezone.now()
+    state = _program_state(timezone.localdate(now))
+    snapshot, _created = ProgramSnapshot.objects.update_or_create(
+        day=timezone.localdate(now), defaults={**state, "computed_at": now}
+    )
+    return snapshot
+
+
+def _program_state(today: date) -> dict[str, int]:
+    """Members, recent activity and balances now: counts over whole tables."""
+    balances = dict(
+        Account.objects.filter(
+            member__isnull=False, kind__in=[Kind.AVAILABLE, Kind.PENDING, Kind.DEBT]
+        )
+        .values_list("kind")
+        .annotate(total=Sum("balance"))
+    )
+    return {
+        "members": Member.objects.filter(status=Member.Status.ACTIVE).count(),
+        "active_30": _active_since(today - timedelta(days=29)),
+        "active_90": _active_since(today - timedelta(days=89)),
+        "liability_points": balances.get(Kind.AVAILABLE, 0) + balances.get(Kind.PENDING, 0),
+        "debt_points": balances.get(Kind.DEBT, 0),
+    }
 
 
 def daily_figures_backfill(now: datetime | None = None) -> int:
@@ -159,8 +193,12 @@ class Dashboard:
     buyers: int = 0
     liability_points: int = 0
     debt_points: int = 0
+    state_at: datetime | None = None  # when the job counted the state; None: counted now
     tiers: list[tuple[str, int]] = field(default_factory=list)
     top_rewards: list[tuple[str, int]] = field(default_factory=list)
+    tier_moves: list[tuple[str, str, int]] = field(default_factory=list)  # from, to, members
+    outlets: list[tuple[str, int, Decimal]] = field(default_factory=list)  # purchases, revenue
+    journeys: list[tuple[int, str, int, int]] = field(default_factory=list)  # id, name, in, ctrl
 
     @property
     def points_issued_net(self) -> int:
@@ -202,24 +240,18 @@ def dashboard(first: date, last: date, *, today: date | None = None) -> Dashboar
     board.totals = {
         name: value or 0 for name, value in rows.aggregate(**{f: Sum(f) for f in FIGURES}).items()
     }
-    board.members_total = Member.objects.filter(status=Member.Status.ACTIVE).count()
-    board.active_30 = _active_since(today - timedelta(days=29))
-    board.active_90 = _active_since(today - timedelta(days=89))
+    snapshot = ProgramSnapshot.objects.filter(day=today).values().first()
+    state = snapshot or _program_state(today)  # without the job (a fresh install): live
+    board.members_total = state["members"]
+    board.active_30, board.active_90 = state["active_30"], state["active_90"]
+    board.liability_points, board.debt_points = state["liability_points"], state["debt_points"]
+    board.state_at = snapshot["computed_at"] if snapshot else None
     board.buyers = (
         MemberActivity.objects.filter(day__gte=first, day__lte=last, purchases__gt=0)
         .values("member_id")
         .distinct()
         .count()
     )
-    balances = dict(
-        Account.objects.filter(
-            member__isnull=False, kind__in=[Kind.AVAILABLE, Kind.PENDING, Kind.DEBT]
-        )
-        .values_list("kind")
-        .annotate(total=Sum("balance"))
-    )
-    board.liability_points = balances.get(Kind.AVAILABLE, 0) + balances.get(Kind.PENDING, 0)
-    board.debt_points = balances.get(Kind.DEBT, 0)
     board.tiers = [
         (f"{row['tier__ladder__name']}: {row['tier__name']}", row["n"])
         for row in MemberTier.objects.values("tier__ladder__name", "tier__name", "tier__rank")
@@ -227,6 +259,40 @@ def dashboard(first: date, last: date, *, today: date | None = None) -> Dashboar
         .order_by("tier__ladder__name", "tier__rank")
     ]
     board.top_rewards = _top_rewards(first, last)
+    start, end = _bounds(first, last)
+    board.tier_moves = [
+        (row["from_tier__name"] or "—", row["to_tier__name"] or "—", row["n"])
+        for row in TierChange.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values("from_tier__name", "to_tier__name")
+        .annotate(n=Count("id"))
+        .order_by("-n")[:10]
+    ]
+    board.outlets = [
+        (row["outlet__name"] or str(row["partner__name"]), row["n"], row["revenue"] or Decimal(0))
+        for row in Purchase.objects.filter(created_at__gte=start, created_at__lt=end)
+        .values("partner__name", "outlet__name")
+        .annotate(n=Count("id"), revenue=Sum(F("amount") - F("refunded_amount")))
+        .order_by("-revenue")[:10]
+    ]
+    board.journeys = [
+        (row["id"], row["name"], row["entered"], row["control"])
+        for row in Journey.objects.filter(is_active=True)
+        .annotate(
+            entered=Count(
+                "entries", filter=Q(entries__entered_at__gte=start, entries__entered_at__lt=end)
+            ),
+            control=Count(
+                "entries",
+                filter=Q(
+                    entries__entered_at__gte=start,
+                    entries__entered_at__lt=end,
+                    entries__is_control=True,
+                ),
+            ),
+        )
+        .values("id", "name", "entered", "control")
+        .order_by("name")
+    ]
     return board
 
 

@@ -15,7 +15,7 @@ from .ledger import (
     Refund,
     Transfer,
 )
-from .reports import CohortMonth, DailyFigures
+from .reports import CohortMonth, DailyFigures, ProgramSnapshot
 from .roadmap import RoadmapStep
 from .rules import EarningRule, EventAward, EventBonus, RuleUsage
 from .tiers import (
@@ -51,6 +51,7 @@ __all__ = [
     "MemberTier",
     "PointsAdjustment",
     "ProgramSettings",
+    "ProgramSnapshot",
     "Purchase",
     "Refund",
     "RoadmapStep",

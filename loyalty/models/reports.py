@@ -48,3 +48,23 @@ class CohortMonth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cohort:%Y-%m} → {self.month:%Y-%m}"
+
+
+class ProgramSnapshot(models.Model):
+    """The figures that are a state, not a sum (members, recent activity, balances), as
+    the 15-minute job last counted them: the dashboard reads them instead of counting."""
+
+    day = models.DateField(_("day"), unique=True)
+    members = models.PositiveIntegerField(_("members"))
+    active_30 = models.PositiveIntegerField(_("active in 30 days"))
+    active_90 = models.PositiveIntegerField(_("active in 90 days"))
+    liability_points = models.BigIntegerField(_("available and pending points"))
+    debt_points = models.BigIntegerField(_("points owed"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("program snapshot")
+        verbose_name_plural = _("program snapshots")
+
+    def __str__(self) -> str:
+        return str(self.day)

@@ -129,3 +129,34 @@ def test_a_backwards_period_is_refused_with_a_message(client, history):
     html = page.content.decode()
     assert "The end comes before the start." in html
     assert 'id="dashboard-data"' not in html
+
+
+def test_the_job_keeps_a_snapshot_of_the_state_and_the_dashboard_reads_it(history):
+    from loyalty.models import ProgramSnapshot
+    from loyalty.reports import daily_figures_refresh_recent
+
+    daily_figures_refresh_recent(now=at(NOV_3, 22))
+    snapshot = ProgramSnapshot.objects.get(day=NOV_3)
+    assert (snapshot.members, snapshot.liability_points) == (2, 15)
+    ProgramSnapshot.objects.filter(pk=snapshot.pk).update(active_90=1234)  # as if counted later
+    board = dashboard(NOV_2, NOV_3, today=NOV_3)
+    assert board.active_90 == 1234
+    assert board.state_at is not None
+    assert dashboard(NOV_2, NOV_3, today=date(2026, 11, 4)).state_at is None  # no snapshot: live
+
+
+def test_the_dashboard_lists_outlets_tier_moves_and_journeys(client, history, operator):
+    from loyalty.models import Journey
+
+    journey = Journey.objects.create(name="Onboarding", trigger="card_issued")
+    daily_figures_refresh(NOV_2, NOV_3)
+    board = dashboard(NOV_2, NOV_3, today=NOV_3)
+    assert board.outlets == [("Our brand", 3, Decimal("3000.00"))]
+    assert board.journeys == [(journey.pk, "Onboarding", 0, 0)]
+    marketer(client)
+    html = client.get(
+        reverse("admin:loyalty_dailyfigures_changelist"),
+        {"start": "2026-11-02", "end": "2026-11-03"},
+    ).content.decode()
+    assert reverse("admin:loyalty_journey_report", args=[journey.pk]) in html
+    assert "Tier movement" in html
