@@ -13,7 +13,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -21,8 +20,10 @@ from django.utils.module_loading import import_string
 
 from members.models import Member
 from members.sms import sms_send
+from members.templatetags.locale_format import points
 
 from .models import JourneyMessage, JourneyStep, Purchase
+from .selectors import member_balance
 
 logger = logging.getLogger(__name__)
 
@@ -81,10 +82,6 @@ class _Blank(dict[str, str]):
 
 
 def _placeholders(member: Member) -> dict[str, str]:
-    from members.templatetags.locale_format import points
-
-    from .selectors import member_balance
-
     last = Purchase.objects.filter(member=member).exclude(items=[]).order_by("-created_at").first()
     product = ""
     if last is not None and last.items:
@@ -171,7 +168,5 @@ def message_clicked(token: str, now: datetime) -> JourneyMessage | None:
     if message is None or not message.step.link:
         return None
     JourneyMessage.objects.filter(pk=message.pk, clicked_at__isnull=True).update(clicked_at=now)
-    JourneyMessage.objects.filter(pk=message.pk).filter(Q(opened_at__isnull=True)).update(
-        opened_at=now
-    )
+    JourneyMessage.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=now)
     return message

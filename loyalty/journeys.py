@@ -30,6 +30,7 @@ from members.models import Member
 
 from .badges import BadgeSpec, badge_award
 from .cache import ProcessCache
+from .journey_messages import journey_message_deliver
 from .ledger import Kind, available_credit, member_accounts_lock, system_account
 from .models import (
     Journey,
@@ -213,8 +214,6 @@ def journeys_run(now: datetime | None = None) -> int:
             for entry in sorted(entries, key=lambda e: e.member_id):
                 outbox += _entry_advance(entry, steps[entry.journey_id], now)
         for message_id in outbox:
-            from .journey_messages import journey_message_deliver
-
             journey_message_deliver(message_id, now=now)
         moved += len(entries)
 
