@@ -80,6 +80,7 @@ SIDEBAR: list[tuple[Any, list[tuple[Any, str, str]]]] = [
             (_("Data quality"), "fact_check", "members.dataqualityreport"),
             (_("Cashier KPIs"), "leaderboard", "members.cashierreport"),
             (_("Purchases"), "shopping_cart", "loyalty.purchase"),
+            (_("Sales without a card"), "point_of_sale", "loyalty.nonmembersales"),
             (_("Ledger: transfers"), "swap_horiz", "loyalty.transfer"),
             (_("Ledger: accounts"), "account_balance", "loyalty.account"),
             (_("Ledger: lots"), "layers", "loyalty.lot"),

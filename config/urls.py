@@ -50,6 +50,7 @@ api_v1 = [
         name="club-memberships",
     ),
     path("purchases/", loyalty_api.PurchaseCreateApi.as_view(), name="purchases"),
+    path("non-member-sales/", loyalty_api.NonMemberSalesApi.as_view(), name="nonmember-sales"),
     path(
         "purchases/<int:purchase_id>/",
         loyalty_api.PurchaseDetailApi.as_view(),

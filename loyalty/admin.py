@@ -49,6 +49,7 @@ from .models import (
     Lot,
     MemberBadge,
     MemberTier,
+    NonMemberSales,
     PointsAdjustment,
     ProgramSettings,
     Purchase,
@@ -776,3 +777,11 @@ def _cohorts_export(rows: list[CohortRow], kind: str) -> HttpResponseBase:
     if kind == "csv":
         return csv_response("cohorts.csv", header, lines)
     return xlsx_response("cohorts.xlsx", header, lines)
+
+
+@admin.register(NonMemberSales)
+class NonMemberSalesAdmin(ReadOnlyAdmin):
+    """The tills' reported receipts without a card (`PUT /api/v1/non-member-sales/`)."""
+
+    list_display = ["day", "partner", "outlet", "receipts", "revenue", "updated_at"]
+    list_filter = ["partner", "outlet", ("day", admin.DateFieldListFilter)]

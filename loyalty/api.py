@@ -24,6 +24,7 @@ from .club import club_join_by_card
 from .exceptions import NotFound
 from .holds import hold_capture, hold_create, hold_summary, hold_void
 from .models import ClubPlan, EventBonus, Hold, Purchase
+from .reports import non_member_sales_record
 from .selectors import member_balance, purchase_summary, short_balance
 from .services import event_record, purchase_record, refund_record
 from .tiers import member_benefits, tier_snapshot
@@ -125,6 +126,46 @@ class CardBalanceApi(APIView):
     def get(self, request: Request, number: str) -> Response:
         member, _card = member_by_card(number)
         return Response(member_balance(member))
+
+
+class NonMemberSalesApi(APIView):
+    class SalesInputSerializer(serializers.Serializer):
+        day = serializers.DateField()
+        receipts = serializers.IntegerField(min_value=0, max_value=10_000_000)
+        revenue = MoneyField(min_value=0)
+
+    class SalesSerializer(serializers.Serializer):
+        day = serializers.DateField()
+        outlet = serializers.CharField(allow_null=True, help_text="The key's outlet, if any.")
+        receipts = serializers.IntegerField()
+        revenue = MoneyField()
+        updated_at = serializers.DateTimeField()
+
+    @extend_schema(
+        operation_id="nonmember_sales_report",
+        summary="Report a day's receipts without a loyalty card (totals)",
+        description=(
+            "The till's (or, with a partner-wide key, the partner's) number and amount of "
+            "receipts of `day` that no card was shown for, so the dashboard can compare "
+            "members' receipts with the others. Send running totals as often as you like: "
+            "a later report of the same day replaces the earlier one."
+        ),
+        request=SalesInputSerializer,
+        responses={200: SalesSerializer, **ERROR_RESPONSES},
+    )
+    def put(self, request: Request) -> Response:
+        data = validated_input(self.SalesInputSerializer, request.data)
+        key = request_api_key(request)
+        sales = non_member_sales_record(partner=key.partner, outlet=key.outlet, **data)
+        return Response(
+            {
+                "day": sales.day.isoformat(),
+                "outlet": key.outlet.code if key.outlet else None,
+                "receipts": sales.receipts,
+                "revenue": str(sales.revenue),
+                "updated_at": sales.updated_at.isoformat(),
+            }
+        )
 
 
 class PurchaseCreateApi(APIView):

@@ -18,10 +18,13 @@ from django.db import transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from members.models import Member
+from partners.models import Outlet, Partner
 from rewards.models import Reward, Voucher
 
+from .exceptions import InvalidRequest
 from .ledger import Kind
 from .models import (
     Account,
@@ -30,6 +33,7 @@ from .models import (
     Journey,
     MemberActivity,
     MemberTier,
+    NonMemberSales,
     ProgramSnapshot,
     Purchase,
     TierChange,
@@ -47,6 +51,8 @@ FIGURES = (
     "points_redeemed",
     "points_returned",
     "points_expired",
+    "nonmember_receipts",
+    "nonmember_revenue",
 )
 
 
@@ -88,6 +94,14 @@ def daily_figures_refresh(first: date, last: date, *, now: datetime | None = Non
     ):
         days[row["day"]]["buyers"] = row["n"]
     _ledger_days(days, start, end)
+    nonmember = (
+        NonMemberSales.objects.filter(day__gte=first, day__lte=last)
+        .values("day")
+        .annotate(receipts=Sum("receipts"), revenue=Sum("revenue"))
+        .values_list("day", "receipts", "revenue")
+    )
+    for day, receipts, revenue in nonmember:
+        days[day].update(nonmember_receipts=receipts, nonmember_revenue=revenue)
     rows = [
         DailyFigures(day=day, computed_at=now, **values)
         for day, values in days.items()
@@ -222,6 +236,21 @@ class Dashboard:
     def average_receipt(self) -> Decimal | None:
         purchases = self.totals["purchases"]
         return (self.totals["revenue"] / purchases).quantize(Decimal("0.01")) if purchases else None
+
+    @property
+    def nonmember_average_receipt(self) -> Decimal | None:
+        receipts = self.totals["nonmember_receipts"]
+        if not receipts:
+            return None
+        return (self.totals["nonmember_revenue"] / receipts).quantize(Decimal("0.01"))
+
+    @property
+    def member_share_of_receipts(self) -> float | None:
+        """Receipts with a card among all, where the tills report those without one."""
+        others = self.totals["nonmember_receipts"]
+        if not others:
+            return None
+        return self.totals["purchases"] / (self.totals["purchases"] + others)
 
     @property
     def purchase_frequency(self) -> float | None:
@@ -397,3 +426,30 @@ def cohort_table(first: date, last: date, *, today: date | None = None) -> list[
 
 def _months_between(first: date, later: date) -> int:
     return (later.year - first.year) * 12 + later.month - first.month
+
+
+def non_member_sales_record(
+    *,
+    partner: Partner,
+    outlet: Outlet | None,
+    day: date,
+    receipts: int,
+    revenue: Decimal,
+    now: datetime | None = None,
+) -> NonMemberSales:
+    """A POS's totals of one day's receipts without a card. A later report of the same
+    day replaces the earlier one: tills send running totals."""
+    now = now or timezone.now()
+    if day > timezone.localdate(now):
+        raise InvalidRequest(_("The day has not come yet."), field="day")
+    if revenue > 0 and receipts == 0:
+        raise InvalidRequest(
+            _("Revenue without receipts: give the number of receipts."), field="receipts"
+        )
+    sales, _created = NonMemberSales.objects.update_or_create(
+        partner=partner,
+        outlet=outlet,
+        day=day,
+        defaults={"receipts": receipts, "revenue": revenue, "updated_at": now},
+    )
+    return sales

@@ -37,6 +37,7 @@ ROLES: dict[str, dict[str, Iterable[str]]] = {
         "loyalty.transfer": VIEW,
         "loyalty.account": VIEW,
         "loyalty.reports": VIEW,  # the dashboard and reports (`view_reports`)
+        "loyalty.nonmembersales": VIEW,
         "rewards.reward": ALL,
         "rewards.voucher": ("view", "add"),
         "members.member": VIEW,

@@ -15,7 +15,7 @@ from .ledger import (
     Refund,
     Transfer,
 )
-from .reports import CohortMonth, DailyFigures, ProgramSnapshot
+from .reports import CohortMonth, DailyFigures, NonMemberSales, ProgramSnapshot
 from .roadmap import RoadmapStep
 from .rules import EarningRule, EventAward, EventBonus, RuleUsage
 from .tiers import (
@@ -49,6 +49,7 @@ __all__ = [
     "MemberActivity",
     "MemberBadge",
     "MemberTier",
+    "NonMemberSales",
     "PointsAdjustment",
     "ProgramSettings",
     "ProgramSnapshot",

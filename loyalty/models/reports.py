@@ -1,5 +1,8 @@
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from partners.models import Outlet, Partner
 
 
 class DailyFigures(models.Model):
@@ -18,6 +21,10 @@ class DailyFigures(models.Model):
     points_redeemed = models.BigIntegerField(_("points redeemed"), default=0)
     points_returned = models.BigIntegerField(_("points returned by refunds"), default=0)
     points_expired = models.BigIntegerField(_("points expired"), default=0)
+    nonmember_receipts = models.PositiveIntegerField(_("receipts without a card"), default=0)
+    nonmember_revenue = models.DecimalField(
+        _("revenue without a card"), max_digits=16, decimal_places=2, default=0
+    )
     computed_at = models.DateTimeField(_("computed at"))
 
     class Meta:
@@ -68,3 +75,45 @@ class ProgramSnapshot(models.Model):
 
     def __str__(self) -> str:
         return str(self.day)
+
+
+class NonMemberSales(models.Model):
+    """A till's (or a partner's) totals of one day's receipts without a loyalty card, as
+    its POS reports them: what members' receipts are compared with."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="+", verbose_name=_("partner")
+    )
+    outlet = models.ForeignKey(
+        Outlet,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("outlet"),
+    )
+    day = models.DateField(_("day"))
+    receipts = models.PositiveIntegerField(_("receipts"))
+    revenue = models.DecimalField(_("revenue"), max_digits=16, decimal_places=2)
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        verbose_name = _("sales without a card")
+        verbose_name_plural = _("sales without a card")
+        ordering = ["-day"]
+        constraints = [
+            # One report per outlet and day, and one per partner-wide key and day.
+            models.UniqueConstraint(
+                fields=["partner", "outlet", "day"],
+                condition=Q(outlet__isnull=False),
+                name="nonmember_sales_once_per_outlet_day",
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "day"],
+                condition=Q(outlet__isnull=True),
+                name="nonmember_sales_once_per_partner_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.day}"

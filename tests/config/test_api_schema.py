@@ -12,6 +12,7 @@ OPERATIONS = {
     ("/api/v1/purchases/{purchase_id}/", "get"),
     ("/api/v1/purchases/{purchase_id}/refunds/", "post"),
     ("/api/v1/events/", "post"),
+    ("/api/v1/non-member-sales/", "put"),
     ("/api/v1/settlements/", "get"),
     ("/api/v1/settlements/{statement_id}/", "get"),
     ("/api/v1/settlements/{statement_id}/csv/", "get"),
