@@ -29,7 +29,7 @@ from .admin_pages import ACTION_PAGE, PeriodForm, admin_page
 from .badges import badges_cache_clear
 from .club import club_join
 from .exceptions import LoyaltyError
-from .journey_report import journey_report
+from .journey_report import Difference, JourneyReport, journey_report
 from .journeys import journeys_cache_clear
 from .models import (
     Account,
@@ -613,8 +613,11 @@ class JourneyAdmin(ModelAdmin):
         journeys_cache_clear()  # the first step's delay is part of the cached journey
 
     @action(description=_("Report"), url_path="report")
-    def report(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def report(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         journey = get_object_or_404(Journey, pk=object_id)
+        export = request.GET.get("export")
+        if export in ("csv", "xlsx"):
+            return _journey_report_export(journey, journey_report(journey), export)
         context = {
             "title": _("Journey report: %(name)s") % {"name": journey.name},
             "journey": journey,
@@ -622,6 +625,53 @@ class JourneyAdmin(ModelAdmin):
             "back_url": reverse("admin:loyalty_journey_change", args=[journey.pk]),
         }
         return admin_page(self, request, "admin/loyalty/journey_report.html", context)
+
+
+def _journey_report_export(journey: Journey, report: JourneyReport, kind: str) -> HttpResponseBase:
+    header = [
+        str(_("Figure")),
+        str(_("Treated")),
+        str(_("Control")),
+        str(_("Difference")),
+        str(_("Interval (95 percent)")),
+    ]
+    treated, control = report.treated, report.control
+
+    def line(label: str, t: float, c: float, difference: Difference | None) -> list[Any]:
+        if difference is None:
+            return [label, round(t, 4), round(c, 4), None, None]
+        interval = f"{difference.low:.4f} … {difference.high:.4f}"
+        return [label, round(t, 4), round(c, 4), round(difference.value, 4), interval]
+
+    rows = [
+        [str(_("Members")), treated.members, control.members, None, None],
+        line(
+            str(_("Bought at least once")),
+            treated.buyers.mean,
+            control.buyers.mean,
+            report.conversion,
+        ),
+        line(
+            str(_("Purchases per member")),
+            treated.purchases.mean,
+            control.purchases.mean,
+            report.frequency,
+        ),
+        line(
+            str(_("Revenue per member")),
+            treated.revenue.mean,
+            control.revenue.mean,
+            report.revenue,
+        ),
+        [str(_("Messages sent")), report.messages.sent, None, None, None],
+        [str(_("Opened")), report.messages.opened, None, None, None],
+        [str(_("Clicked")), report.messages.clicked, None, None, None],
+        [str(_("Followed by a purchase")), report.messages.converted, None, None, None],
+    ]
+    filename = f"journey-{journey.pk}-report.{kind}"
+    if kind == "csv":
+        return csv_response(filename, header, rows)
+    return xlsx_response(filename, header, rows)
 
 
 @admin.register(JourneyEntry)

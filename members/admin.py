@@ -989,10 +989,14 @@ class CashierReportAdmin(ModelAdmin):
             start = datetime.combine(form.cleaned_data["start"], time(), tzinfo=tz)
             end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time(), tzinfo=tz)
             rows = cashier_kpis(start, end)
+            export = request.GET.get("export")
+            if export in ("csv", "xlsx"):
+                return _cashier_kpis_export(rows, export)
         context = {
             "title": _("Cashier KPIs"),
             "form": form,
             "rows": rows,
+            "query": request.GET.urlencode(),
             "totals": {
                 "issued": sum(r["issued"] for r in rows),
                 "repeat_30": sum(r["repeat_30"] for r in rows),
@@ -1000,6 +1004,23 @@ class CashierReportAdmin(ModelAdmin):
             },
         }
         return admin_page(self, request, "admin/members/cashier_kpis.html", context)
+
+
+def _cashier_kpis_export(rows: list[dict[str, Any]], kind: str) -> HttpResponseBase:
+    header = [
+        str(_("Cashier")),
+        str(_("Outlet")),
+        str(_("Cards issued")),
+        str(_("Came back within 30 days")),
+        str(_("Came back within 60 days")),
+    ]
+    lines = (
+        [row["cashier"], row["outlet"], row["issued"], row["repeat_30"], row["repeat_60"]]
+        for row in rows
+    )
+    if kind == "csv":
+        return csv_response("cashier-kpis.csv", header, lines)
+    return xlsx_response("cashier-kpis.xlsx", header, lines)
 
 
 @admin.register(DataQualityReport)

@@ -108,3 +108,18 @@ def test_the_admin_shows_the_report(admin_client, operator, program):
     assert " … " in html  # an interval is drawn
     change = admin_client.get(f"/admin/loyalty/journey/{journey.pk}/change/")
     assert change.status_code == 200
+
+
+def test_the_report_exports(admin_client, operator, program):
+    journey = Journey.objects.create(
+        name="Onboarding", trigger="card_issued", control_share=Decimal("0.5")
+    )
+    seed(operator, journey, 40, random.Random(2))
+    url = f"/admin/loyalty/journey/{journey.pk}/report/"
+    csv = admin_client.get(url, {"export": "csv"})
+    lines = b"".join(csv.streaming_content).decode("utf-8-sig").splitlines()
+    assert lines[0] == "Figure,Treated,Control,Difference,Interval (95 percent)"
+    assert lines[1].startswith("Members,")
+    assert sum(int(n) for n in lines[1].split(",")[1:3]) == 40
+    xlsx = admin_client.get(url, {"export": "xlsx"})
+    assert xlsx["Content-Disposition"].endswith(f'journey-{journey.pk}-report.xlsx"')

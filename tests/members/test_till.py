@@ -194,6 +194,15 @@ def test_cashier_kpis_count_cards_and_members_who_came_back(client, cashier, ope
     assert '<td class="px-3 py-2" style="text-align: right">4</td>' in page
     assert "2 (50%)" in page  # back within 30 days: the ones with a visit on day 10 or 5
     assert "3 (75%)" in page  # within 60 days: also the one on day 45
+    export = client.get(
+        reverse("admin:members_cashierreport_changelist"),
+        {"start": start, "end": now.date().isoformat(), "export": "csv"},
+    )
+    lines = b"".join(export.streaming_content).decode("utf-8-sig").splitlines()
+    assert (
+        lines[0] == "Cashier,Outlet,Cards issued,Came back within 30 days,Came back within 60 days"
+    )
+    assert lines[1].endswith(",4,2,3")
 
 
 def test_a_scan_before_the_script_is_ready_still_finds_the_member(client, cashier):
