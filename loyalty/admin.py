@@ -20,12 +20,12 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from members.exports import csv_response, xlsx_response
+from members.exports import table_response
 from members.models import Member
 from members.selectors import member_by_card_or_phone
 
 from .adjustments import adjustment_approve, adjustment_reject
-from .admin_pages import ACTION_PAGE, PeriodForm, admin_page
+from .admin_pages import ACTION_PAGE, PeriodForm, ReportAdmin, admin_page
 from .badges import badges_cache_clear
 from .club import club_join
 from .exceptions import LoyaltyError
@@ -615,8 +615,8 @@ class JourneyAdmin(ModelAdmin):
     @action(description=_("Report"), url_path="report")
     def report(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         journey = get_object_or_404(Journey, pk=object_id)
-        export = request.GET.get("export")
-        if export in ("csv", "xlsx"):
+        export = ReportAdmin.export_kind(request)
+        if export:
             return _journey_report_export(journey, journey_report(journey), export)
         context = {
             "title": _("Journey report: %(name)s") % {"name": journey.name},
@@ -668,10 +668,7 @@ def _journey_report_export(journey: Journey, report: JourneyReport, kind: str) -
         [str(_("Clicked")), report.messages.clicked, None, None, None],
         [str(_("Followed by a purchase")), report.messages.converted, None, None, None],
     ]
-    filename = f"journey-{journey.pk}-report.{kind}"
-    if kind == "csv":
-        return csv_response(filename, header, rows)
-    return xlsx_response(filename, header, rows)
+    return table_response(f"journey-{journey.pk}-report", kind, header, rows)
 
 
 @admin.register(JourneyEntry)
@@ -690,31 +687,19 @@ class JourneyMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DailyFigures)
-class DashboardAdmin(ModelAdmin):
+class DashboardAdmin(ReportAdmin):
     """The marketers' dashboard (the daily rollup is its data, not a table to browse)."""
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm("loyalty.view_reports")
+    report_permission = "loyalty.view_reports"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+    def report_view(self, request: HttpRequest) -> HttpResponseBase:
         today = timezone.localdate()
         form = PeriodForm(request.GET or {"start": today - timedelta(days=29), "end": today})
         board = None
         if form.is_valid():
             board = dashboard(form.cleaned_data["start"], form.cleaned_data["end"], today=today)
-            export = request.GET.get("export")
-            if export in ("csv", "xlsx"):
+            export = self.export_kind(request)
+            if export:
                 return _dashboard_export(board, export)
         context = {
             "title": _("Dashboard"),
@@ -762,10 +747,7 @@ def _dashboard_export(board: Dashboard, kind: str) -> HttpResponseBase:
     """The period's days as CSV or XLSX (formula-safe)."""
     header = [_field_label("day"), *(_field_label(name) for name in FIGURES)]
     rows = ([row.day, *(getattr(row, name) for name in FIGURES)] for row in board.series)
-    filename = f"dashboard-{board.first}-{board.last}.{kind}"
-    if kind == "csv":
-        return csv_response(filename, header, rows)
-    return xlsx_response(filename, header, rows)
+    return table_response(f"dashboard-{board.first}-{board.last}", kind, header, rows)
 
 
 def _field_label(name: str) -> str:
@@ -773,32 +755,20 @@ def _field_label(name: str) -> str:
 
 
 @admin.register(CohortMonth)
-class CohortsAdmin(ModelAdmin):
+class CohortsAdmin(ReportAdmin):
     """Retention and lifetime value by the month members joined."""
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm("loyalty.view_reports")
+    report_permission = "loyalty.view_reports"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+    def report_view(self, request: HttpRequest) -> HttpResponseBase:
         today = timezone.localdate()
         year_ago = (today.replace(day=1) - timedelta(days=335)).replace(day=1)
         form = PeriodForm(request.GET or {"start": year_ago, "end": today})
         rows: list[CohortRow] = []
         if form.is_valid():
             rows = cohort_table(form.cleaned_data["start"], form.cleaned_data["end"], today=today)
-            export = request.GET.get("export")
-            if export in ("csv", "xlsx"):
+            export = self.export_kind(request)
+            if export:
                 return _cohorts_export(rows, export)
         context = {
             "title": _("Cohorts"),
@@ -824,9 +794,7 @@ def _cohorts_export(rows: list[CohortRow], kind: str) -> HttpResponseBase:
         ]
         for row in rows
     )
-    if kind == "csv":
-        return csv_response("cohorts.csv", header, lines)
-    return xlsx_response("cohorts.xlsx", header, lines)
+    return table_response("cohorts", kind, header, lines)
 
 
 @admin.register(NonMemberSales)

@@ -4,9 +4,12 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin import ModelAdmin
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+
+from members.exports import EXPORT_KINDS
 
 # A form with a title, an introduction, a submit button and a way back.
 ACTION_PAGE = "admin/loyalty/action_page.html"
@@ -41,3 +44,38 @@ class PeriodForm(forms.Form):
         if cleaned.get("start") and cleaned.get("end") and cleaned["end"] < cleaned["start"]:
             raise forms.ValidationError(_("The end comes before the start."))
         return cleaned
+
+
+class ReportAdmin(ModelAdmin):
+    """A report in the admin: its model's page shows the report, nothing is edited.
+
+    Subclasses name the permission that opens it and draw it in `report_view`.
+    """
+
+    report_permission: str
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(self.report_permission)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return self.report_view(request)
+
+    def report_view(self, request: HttpRequest) -> HttpResponseBase:
+        raise NotImplementedError
+
+    @staticmethod
+    def export_kind(request: HttpRequest) -> str | None:
+        """ "csv" or "xlsx" when the page is asked for a file, else None."""
+        kind = request.GET.get("export")
+        return kind if kind in EXPORT_KINDS else None

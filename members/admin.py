@@ -43,7 +43,7 @@ from unfold.widgets import (
 )
 
 from loyalty.adjustments import adjustment_request
-from loyalty.admin_pages import ACTION_PAGE, PeriodForm, admin_page
+from loyalty.admin_pages import ACTION_PAGE, PeriodForm, ReportAdmin, admin_page
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import MemberTier, Tier, TierLadder
 from loyalty.program import program_settings
@@ -54,7 +54,7 @@ from rewards.services import personal_offer_issue
 
 from .auth import signed_in_user
 from .ean import ean13_from_serial
-from .exports import csv_response, xlsx_response
+from .exports import csv_response, table_response, xlsx_response
 from .imports.fields import FIELDS
 from .imports.jobs import card_import_confirm, card_import_upload, progress_rows
 from .models import (
@@ -966,21 +966,12 @@ class TillActionAdmin(ModelAdmin):
 
 
 @admin.register(CashierReport)
-class CashierReportAdmin(ModelAdmin):
+class CashierReportAdmin(ReportAdmin):
     """Cards issued per cashier and outlet, and how many of those members came back."""
 
-    def has_add_permission(self, request):
-        return False
+    report_permission = "members.view_cashierreport"
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+    def report_view(self, request: HttpRequest) -> HttpResponseBase:
         today = timezone.localdate()
         form = PeriodForm(request.GET or {"start": today - timedelta(days=89), "end": today})
         rows: list[dict[str, Any]] = []
@@ -989,8 +980,8 @@ class CashierReportAdmin(ModelAdmin):
             start = datetime.combine(form.cleaned_data["start"], time(), tzinfo=tz)
             end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time(), tzinfo=tz)
             rows = cashier_kpis(start, end)
-            export = request.GET.get("export")
-            if export in ("csv", "xlsx"):
+            export = self.export_kind(request)
+            if export:
                 return _cashier_kpis_export(rows, export)
         context = {
             "title": _("Cashier KPIs"),
@@ -1018,33 +1009,19 @@ def _cashier_kpis_export(rows: list[dict[str, Any]], kind: str) -> HttpResponseB
         [row["cashier"], row["outlet"], row["issued"], row["repeat_30"], row["repeat_60"]]
         for row in rows
     )
-    if kind == "csv":
-        return csv_response("cashier-kpis.csv", header, lines)
-    return xlsx_response("cashier-kpis.xlsx", header, lines)
+    return table_response("cashier-kpis", kind, header, lines)
 
 
 @admin.register(DataQualityReport)
-class DataQualityReportAdmin(ModelAdmin):
+class DataQualityReportAdmin(ReportAdmin):
     """How complete and clean the member base is, with links to the members to fix."""
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm("members.view_member")
+    report_permission = "members.view_member"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
+    def report_view(self, request: HttpRequest) -> HttpResponseBase:
         report = quality_report()
-        export = request.GET.get("export")
-        if export in ("csv", "xlsx"):
+        export = self.export_kind(request)
+        if export:
             return _quality_export(report, export)
         members_url = reverse("admin:members_member_changelist")
         rows = [(label, count, f"{members_url}?quality={key}") for key, label, count in report.gaps]
@@ -1088,6 +1065,4 @@ def _quality_export(report: QualityReport, kind: str) -> HttpResponseBase:
             None,
         ]
     )
-    if kind == "csv":
-        return csv_response("data-quality.csv", header, rows)
-    return xlsx_response("data-quality.xlsx", header, rows)
+    return table_response("data-quality", kind, header, rows)

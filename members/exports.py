@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 
 # A cell starting with one of these is a formula (or DDE) in Excel and LibreOffice.
@@ -69,3 +69,15 @@ def _xlsx_value(value: Any) -> Any:
     if isinstance(value, datetime):  # Excel has no time zones: local time, as people read it
         return timezone.localtime(value).replace(tzinfo=None) if timezone.is_aware(value) else value
     return cell_safe(value)
+
+
+EXPORT_KINDS = ("csv", "xlsx")
+
+
+def table_response(
+    name: str, kind: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> HttpResponseBase:
+    """A report's table as `name`.csv or `name`.xlsx, as `kind` asks."""
+    if kind == "csv":
+        return csv_response(f"{name}.csv", header, rows)
+    return xlsx_response(f"{name}.xlsx", header, rows)
