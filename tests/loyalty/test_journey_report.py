@@ -25,11 +25,11 @@ EXTRA_SPEND = {"control": Decimal("0"), "treated": Decimal("200")}
 def seed(operator, journey, members: int, rng: random.Random) -> None:
     cards = [CardFactory(partner=operator) for _ in range(members)]
     journeys_enter("card_issued", [card.member_id for card in cards], now=ENTERED)
-    control = set(
-        JourneyEntry.objects.filter(journey=journey, is_control=True).values_list(
-            "member_id", flat=True
-        )
-    )
+    # The hash of journey and member ids decides the groups, and ids depend on what ran
+    # before: a fixed split (every other card) keeps the dataset the same on every run.
+    control = {card.member_id for card in cards[::2]}
+    JourneyEntry.objects.filter(journey=journey).update(is_control=False)
+    JourneyEntry.objects.filter(journey=journey, member_id__in=control).update(is_control=True)
     purchases = []
     for card in cards:
         group = "control" if card.member_id in control else "treated"
