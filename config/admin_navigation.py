@@ -1,16 +1,18 @@
 """The admin's sidebar, organised by task rather than by Django app.
 
-Each entry shows only to staff who may view what it opens, so a role sees
+Each entry shows only to staff whom the page's admin lets in, so a role sees
 its own work (a partner manager, the partners; support, members and cards).
 """
 
 from typing import Any
 
+from django.apps import apps
+from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-# (group, [(title, Material Symbols icon, "app.model")]): shown to who may view the model.
+# (group, [(title, Material Symbols icon, "app.model")]): shown to who may open the page.
 SIDEBAR: list[tuple[Any, list[tuple[Any, str, str]]]] = [
     (
         _("Members"),
@@ -99,23 +101,14 @@ SIDEBAR: list[tuple[Any, list[tuple[Any, str, str]]]] = [
 ]
 
 
-# Entries opened by another model's permission than their own.
-PERMISSIONS = {
-    "members.cashierreport": "members.view_cashier",
-    "loyalty.dailyfigures": "loyalty.view_reports",
-    "loyalty.cohortmonth": "loyalty.view_reports",
-    "members.dataqualityreport": "members.view_member",
-}
-
-
-def _view_permission(target: str) -> str:
-    app_label, model = target.split(".")
-    return PERMISSIONS.get(target, f"{app_label}.view_{model}")
+def _may_open(request: HttpRequest, target: str) -> bool:
+    """What the page's own admin says: the link and the page never disagree."""
+    model_admin = admin.site.get_model_admin(apps.get_model(target))
+    return model_admin.has_view_or_change_permission(request)
 
 
 def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
     """The groups and links this staff member may open (empty groups left out)."""
-    user = request.user
     groups = []
     for title, entries in SIDEBAR:
         items = [
@@ -125,7 +118,7 @@ def sidebar(request: HttpRequest) -> list[dict[str, Any]]:
                 "link": reverse(f"admin:{target.replace('.', '_')}_changelist"),
             }
             for item_title, icon, target in entries
-            if user.has_perm(_view_permission(target))
+            if _may_open(request, target)
         ]
         if items:
             groups.append({"title": title, "separator": True, "items": items})

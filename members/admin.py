@@ -969,7 +969,8 @@ class TillActionAdmin(ModelAdmin):
 class CashierReportAdmin(ReportAdmin):
     """Cards issued per cashier and outlet, and how many of those members came back."""
 
-    report_permission = "members.view_cashierreport"
+    # Whoever sees the cashiers sees how their enrolments do (marketers, administrators).
+    report_permission = "members.view_cashier"
 
     def report_view(self, request: HttpRequest) -> HttpResponseBase:
         today = timezone.localdate()

@@ -19,6 +19,8 @@ PAGES = {
     "partners_partner": {"Marketer": 403, "Support": 403, "Partner manager": 200},
     "partners_statement": {"Marketer": 403, "Support": 403, "Partner manager": 200},
     "auth_user": {"Marketer": 403, "Support": 403, "Partner manager": 403},
+    "members_cashierreport": {"Marketer": 200, "Support": 403, "Partner manager": 403},
+    "loyalty_dailyfigures": {"Marketer": 200, "Support": 403, "Partner manager": 403},
 }
 
 
@@ -83,3 +85,15 @@ def test_a_role_edited_by_hand_is_restored_on_migrate():
     roles_sync()
     assert marketer.permissions.filter(codename="change_journey").exists()
     assert marketer.permissions.filter(codename="view_reports").exists()
+
+
+@pytest.mark.parametrize("role", ["Marketer", "Support", "Partner manager"])
+def test_every_sidebar_link_opens(client, role):
+    from config.admin_navigation import sidebar
+
+    client.force_login(staff(role))
+    request = client.get(reverse("admin:index")).wsgi_request
+    links = [item["link"] for group in sidebar(request) for item in group["items"]]
+    assert links
+    for link in links:
+        assert client.get(link, follow=True).status_code == 200, (role, link)
