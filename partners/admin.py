@@ -22,7 +22,7 @@ from .models import (
 )
 from .selectors import cobrand_multipliers_cache_clear
 from .services import api_key_create, api_key_revoke
-from .statement_documents import statement_csv, statement_filename, statement_pdf
+from .statement_documents import statement_csv, statement_pdf_response
 from .statements import StatementNotDue, statement_close, statement_refresh
 from .tasks import settle_partners
 from .webhooks import (
@@ -181,18 +181,7 @@ class WebhookDeliveryAdmin(ModelAdmin):
 class StatementLineInline(TabularInline):
     model = StatementLine
     extra = 0
-    fields = [
-        "day",
-        "is_correction",
-        "points_issued",
-        "points_reversed",
-        "points_redeemed",
-        "points_returned",
-        "issued_price",
-        "redeemed_price",
-        "due_from_partner",
-        "due_to_partner",
-    ]
+    fields = StatementLine.SHOWN
     readonly_fields = fields
     can_delete = False
 
@@ -268,10 +257,7 @@ class StatementAdmin(ModelAdmin):
     @action(description=_("Download PDF"), url_path="pdf")
     def download_pdf(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         statement = get_object_or_404(Statement.objects.select_related("partner"), pk=object_id)
-        response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
-        filename = statement_filename(statement, "pdf")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return statement_pdf_response(statement)
 
     @action(
         description=_("Recalculate"),

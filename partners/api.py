@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponseBase
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -16,7 +16,7 @@ from loyalty.api_base import ERROR_RESPONSES, ErrorSerializer
 
 from .authentication import request_api_key
 from .models import Statement, StatementLine
-from .statement_documents import statement_csv, statement_filename, statement_pdf
+from .statement_documents import statement_csv, statement_pdf_response
 from .statements import statements_of
 
 FORBIDDEN = {
@@ -30,18 +30,7 @@ FORBIDDEN = {
 class StatementLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = StatementLine
-        fields = [
-            "day",
-            "is_correction",
-            "points_issued",
-            "points_reversed",
-            "points_redeemed",
-            "points_returned",
-            "issued_price",
-            "redeemed_price",
-            "due_from_partner",
-            "due_to_partner",
-        ]
+        fields = StatementLine.SHOWN
         extra_kwargs = {
             "is_correction": {"help_text": "A correction of a day of an earlier, closed month."}
         }
@@ -166,7 +155,4 @@ class SettlementPdfApi(_DocumentView):
     )
     def get(self, request: Request, statement_id: int) -> HttpResponseBase:
         statement = self.statement(request, statement_id)
-        response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
-        filename = statement_filename(statement, "pdf")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return statement_pdf_response(statement)

@@ -306,6 +306,20 @@ class Statement(models.Model):
 class StatementLine(models.Model):
     """One day of a statement, or a correction of a day of an earlier, closed month."""
 
+    # What the admin and the partner API show of a line.
+    SHOWN = (
+        "day",
+        "is_correction",
+        "points_issued",
+        "points_reversed",
+        "points_redeemed",
+        "points_returned",
+        "issued_price",
+        "redeemed_price",
+        "due_from_partner",
+        "due_to_partner",
+    )
+
     statement = models.ForeignKey(
         Statement, on_delete=models.CASCADE, related_name="lines", verbose_name=_("statement")
     )

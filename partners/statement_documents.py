@@ -7,7 +7,7 @@ from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from fpdf import FPDF
@@ -93,6 +93,14 @@ class _StatementPdf(FPDF):
         self.set_font("DejaVu", size=8)
         self.set_text_color(110)
         self.cell(0, 5, _("Page %(page)s") % {"page": self.page_no()}, align="R")
+
+
+def statement_pdf_response(statement: Statement) -> HttpResponse:
+    """The statement's PDF as a download (the admin's and the partner API's)."""
+    response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
+    filename = statement_filename(statement, "pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def statement_pdf(statement: Statement) -> bytes:
