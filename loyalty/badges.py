@@ -245,6 +245,15 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
+def anniversary_on(joined: date, years: int) -> date:
+    """The day the job gives the anniversary badge of `years` to a member who joined on
+    `joined`: the same date, or 1 March for a 29 February outside leap years."""
+    try:
+        return joined.replace(year=joined.year + years)
+    except ValueError:
+        return date(joined.year + years, 3, 1)
+
+
 def _anniversary_due(badge: BadgeSpec, joined_by: date) -> list[int]:
     """Members who joined on or before `joined_by` and lack the badge (a batch)."""
     with connection.cursor() as cursor:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from loyalty.badges import purchases_this_month
+from loyalty.badges import anniversary_on, purchases_this_month
 from loyalty.models import Badge, MemberBadge
 from members.templatetags.locale_format import day, money, points
 
@@ -90,8 +90,4 @@ def _items_record_missing(badge: Badge) -> str:
 
 def _anniversary(member: Member, years: int) -> date:
     first_card = member.cards.aggregate(first=Min("issued_at"))["first"]
-    joined = timezone.localdate(first_card or member.created_at)
-    try:
-        return joined.replace(year=joined.year + years)
-    except ValueError:  # joined on 29 February
-        return joined.replace(year=joined.year + years, day=28)
+    return anniversary_on(timezone.localdate(first_card or member.created_at), years)

@@ -167,3 +167,18 @@ def test_a_badge_needs_a_name_and_what_its_rule_needs():
         Badge(rule="purchases_in_month", name_en="Regular").full_clean()
     with pytest.raises(ValidationError, match="tier"):
         Badge(rule="tier_reached", name_en="Gold").full_clean()
+
+
+def test_a_leap_day_member_gets_the_anniversary_on_the_day_the_cabinet_promises(operator, program):
+    from loyalty.badges import anniversary_on
+
+    badge("anniversary", count=1)
+    card = CardFactory(partner=operator)
+    zone = timezone.get_default_timezone()
+    Card.objects.filter(pk=card.pk).update(
+        issued_at=datetime.combine(date(2024, 2, 29), time(10), tzinfo=zone)
+    )
+    promised = anniversary_on(date(2024, 2, 29), 1)
+    assert promised == date(2025, 3, 1)
+    assert anniversary_badges_award(promised - timedelta(days=1)) == 0
+    assert anniversary_badges_award(promised) == 1
