@@ -7,7 +7,7 @@ the transfer row; system accounts are never locked or updated, so accruals of
 different members never wait for each other.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,16 +49,15 @@ def member_accounts_create(member_id: int) -> None:
 
 def member_accounts_lock(member_id: int) -> MemberAccounts:
     """Lock the member's accounts in ascending id order (one lock order, no deadlocks)."""
-    return MemberAccounts.from_rows(
-        Account.objects.select_for_update().filter(member_id=member_id).order_by("id")
-    )
+    rows = list(Account.objects.select_for_update().filter(member_id=member_id).order_by("id"))
+    return accounts_completed({member_id: rows})[member_id]
 
 
 def card_accounts_lock(card_number: str) -> tuple[Card, MemberAccounts]:
     """Find a usable card and lock its holder's accounts, in one query.
 
     The purchase path's hottest read: the card, its member's status and the
-    three accounts come back together, locked in ascending id order.
+    accounts come back together, locked in ascending id order.
     """
     rows = list(
         Account.objects.select_for_update(of=("self",))
@@ -83,7 +82,43 @@ def card_accounts_lock(card_number: str) -> tuple[Card, MemberAccounts]:
         status=rows[0].card_status,  # type: ignore[attr-defined]
         partner_id=rows[0].card_partner_id,  # type: ignore[attr-defined]
     )
-    return card, MemberAccounts.from_rows(rows)
+    return card, accounts_completed({card.member_id: rows})[card.member_id]
+
+
+def accounts_completed(
+    locked: Mapping[int | None, Sequence[Account]],
+) -> dict[int | None, MemberAccounts]:
+    """Each member's three accounts, from their rows locked FOR UPDATE.
+
+    Imported members have only their available account until they first need
+    the others (two rows fewer per card of a legacy base, most of which never
+    buy again): those are created here. Only a transaction holding the
+    member's available account creates them, so, holding it: read the rows
+    again (a statement that waited for the lock does not see rows the other
+    transaction created meanwhile), then create what is still missing; ids
+    keep ascending available < pending < debt.
+    """
+    rows_by_member = {member: list(rows) for member, rows in locked.items()}
+    incomplete = [
+        member
+        for member, rows in rows_by_member.items()
+        if member is not None and len(rows) < len(Account.MEMBER_KINDS)
+    ]
+    if incomplete:
+        for member in incomplete:
+            rows_by_member[member] = []
+        again = Account.objects.select_for_update().filter(member_id__in=incomplete)
+        for account in again.order_by("id"):
+            rows_by_member[account.member_id].append(account)
+        missing = [
+            Account(member_id=member, kind=kind)
+            for member in incomplete
+            for kind in Account.MEMBER_KINDS
+            if kind not in {account.kind for account in rows_by_member[member]}
+        ]
+        for account in Account.objects.bulk_create(missing):
+            rows_by_member[account.member_id].append(account)
+    return {member: MemberAccounts.from_rows(rows) for member, rows in rows_by_member.items()}
 
 
 _system_account_ids: dict[tuple[str, int | None], int] = {}
@@ -306,7 +341,7 @@ def pending_lots_release(*, lot_ids: list[int], now: datetime) -> int:
     rows_by_member: dict[int | None, list[Account]] = {}
     for account in locked.order_by("id"):
         rows_by_member.setdefault(account.member_id, []).append(account)
-    members = {member: MemberAccounts.from_rows(rows) for member, rows in rows_by_member.items()}
+    members = accounts_completed(rows_by_member)
     lots = Lot.objects.select_related("account", "transfer").filter(
         id__in=lot_ids, remaining__gt=0, release_at__lte=now
     )

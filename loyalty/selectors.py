@@ -13,14 +13,15 @@ from .rules import RuleSpec
 
 
 def account_balances(member_id: int) -> dict[str, int]:
-    """The member's stored balances by account kind."""
+    """The member's stored balances by account kind (an imported member has no pending or
+    debt account until first needed)."""
     return dict(Account.objects.filter(member_id=member_id).values_list("kind", "balance"))
 
 
 def short_balance(member_id: int) -> dict[str, int]:
     """Available and pending points, as purchase and refund answers show them."""
     balances = account_balances(member_id)
-    return {"available": balances[Kind.AVAILABLE], "pending": balances[Kind.PENDING]}
+    return {"available": balances[Kind.AVAILABLE], "pending": balances.get(Kind.PENDING, 0)}
 
 
 def member_balance(member: Member) -> dict[str, Any]:

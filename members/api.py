@@ -15,7 +15,7 @@ from partners.authentication import ApiKeyLookupThrottle, request_api_key
 
 from .models import Card, Member
 from .selectors import member_by_card, member_by_phone
-from .services import card_issue, card_replace, phone_validate
+from .services import card_issue, card_replace, phone_validate, referral_code_ensure
 
 
 class MemberOutputSerializer(serializers.ModelSerializer):
@@ -25,6 +25,7 @@ class MemberOutputSerializer(serializers.ModelSerializer):
 
 
 def _member_body(member: Member, card: Card | None) -> dict[str, Any]:
+    referral_code_ensure(member)  # the till prints it on the member's slip
     return {
         "member": MemberOutputSerializer(member).data,
         "card": card.number if card is not None else None,

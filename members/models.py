@@ -44,7 +44,11 @@ class Member(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE
     )
-    referral_code = models.CharField(_("referral code"), max_length=12)
+    # Drawn on first use (members.services.referral_code_ensure) for imported members:
+    # a random key per row was the costliest index entry of a million-row import.
+    referral_code = models.CharField(  # noqa: DJ001 (NULL until drawn, unique when present)
+        _("referral code"), max_length=12, null=True, blank=True
+    )
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
     external_id = models.CharField(  # noqa: DJ001 (NULL when absent, unique when present)
         _("external id"),
@@ -90,7 +94,11 @@ class Member(models.Model):
                 name="member_phone_is_e164",
             ),
             models.UniqueConstraint(fields=["phone"], name="member_phone_unique"),
-            models.UniqueConstraint(fields=["referral_code"], name="member_referral_code_unique"),
+            models.UniqueConstraint(
+                fields=["referral_code"],
+                condition=Q(referral_code__isnull=False),
+                name="member_referral_code_unique",
+            ),
             models.UniqueConstraint(
                 fields=["external_id"],
                 condition=Q(external_id__isnull=False),

@@ -29,6 +29,24 @@ def referral_code_new() -> str:
     return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(8))
 
 
+def referral_code_ensure(member: Member) -> str:
+    """The member's referral code, drawn now if they have none yet (imported members get
+    theirs the first time it is shown). Two callers at once end with the same code."""
+    while not member.referral_code:
+        code = referral_code_new()
+        try:
+            with transaction.atomic():
+                Member.objects.filter(pk=member.pk, referral_code__isnull=True).update(
+                    referral_code=code
+                )
+        except IntegrityError:
+            continue  # another member holds this code: draw again
+        member.referral_code = Member.objects.values_list("referral_code", flat=True).get(
+            pk=member.pk
+        )
+    return member.referral_code
+
+
 def card_number_validate(number: str, field: str = "card") -> str:
     number = number.strip()
     if not ean13_is_valid(number):

@@ -59,7 +59,7 @@ class CabinetBalance:
 
 def cabinet_balance(member: Member, now: datetime) -> CabinetBalance:
     """Balances, when pending points arrive and what expires within 30 days (3 queries)."""
-    accounts = {a.kind: a for a in Account.objects.filter(member=member)}
+    balances = dict(Account.objects.filter(member=member).values_list("kind", "balance"))
     lots = Lot.objects.filter(account__member=member, remaining__gt=0)
     first_release = lots.filter(account__kind=Kind.PENDING).aggregate(first=Min("release_at"))
     release_day = first_release["first"]
@@ -75,9 +75,9 @@ def cabinet_balance(member: Member, now: datetime) -> CabinetBalance:
         account__kind=Kind.AVAILABLE, expires_at__isnull=False, expires_at__lte=now + EXPIRY_HORIZON
     ).aggregate(points=Sum("remaining"), first=Min("expires_at"))
     return CabinetBalance(
-        available=accounts[Kind.AVAILABLE].balance,
-        pending=accounts[Kind.PENDING].balance,
-        debt=accounts[Kind.DEBT].balance,
+        available=balances[Kind.AVAILABLE],
+        pending=balances.get(Kind.PENDING, 0),
+        debt=balances.get(Kind.DEBT, 0),
         next_release=release_day.date() if release_day else None,
         next_release_points=release_points,
         expiring_soon=expiring["points"] or 0,

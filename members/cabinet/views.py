@@ -27,6 +27,7 @@ from rewards.services import reward_redeem
 
 from ..auth import signed_in_user
 from ..models import CardLinkCode, Member
+from ..services import referral_code_ensure
 from .badges import member_badges
 from .images import barcode_svg, qr_svg
 from .roadmap import member_roadmap
@@ -352,7 +353,8 @@ def profile(request: HttpRequest, member: Member) -> HttpResponse:
                 _("Thank you for completing your profile: +%(points)d points.") % {"points": bonus},
             )
         return HttpResponseRedirect(reverse("cabinet-profile"))
-    invite = request.build_absolute_uri(reverse("cabinet-join", args=[member.referral_code]))
+    invite_path = reverse("cabinet-join", args=[referral_code_ensure(member)])
+    invite = request.build_absolute_uri(invite_path)
     return render(
         request,
         "cabinet/profile.html",

@@ -1,12 +1,15 @@
 """Import a legacy card base: members, cards and opening balances, all or nothing.
 
-One pass in Python reads and checks each row and streams it into a staging
-table (COPY on PostgreSQL). Everything else is set-based SQL over that table:
-duplicates within the file, cards and phones already in the database, then
-members, cards, their three ledger accounts, one `migration` transfer and one
-lot per opening balance, inserted with ids taken from the sequences. The whole
-run is one transaction: a crash or a refused conflict leaves nothing behind,
-and `dry_run` rolls it back on purpose (no ids are taken from sequences then).
+The file is read and checked in Python, a chunk of rows at a time, by a
+thread that works ahead while the database takes the previous chunk. Each
+chunk is streamed into a staging table (COPY on PostgreSQL); everything else
+is set-based SQL: repeats of an earlier row of the file, cards and phones
+already in the database, then members, cards, their available accounts, one
+`migration` transfer and one lot per opening balance, inserted with ids
+taken from the sequences. (Pending and debt accounts, and referral codes,
+come on first use.) The whole run is one transaction: a crash or a refused
+conflict leaves nothing behind, and `dry_run` rolls it back on purpose (no
+ids are taken from sequences then).
 
 Re-importing a file changes nothing: its cards exist, so its rows are skipped
 (or, with `on_conflict="update"`, their holders' names, emails and birth dates
@@ -17,9 +20,9 @@ created).
 import csv
 import json
 import logging
-import random
+import queue
 import re
-import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,15 +32,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.ledger import Kind, system_account
 from loyalty.program import points_expire_at, program_settings
 from members.exports import cell_safe
 from members.models import Card, Member
-from members.services import REFERRAL_ALPHABET
 from partners.models import Outlet
 from partners.selectors import operator_partner
 
@@ -47,8 +49,8 @@ from .reader import Table, UnreadableFile, table_open
 logger = logging.getLogger(__name__)
 
 ON_CONFLICT = ("skip", "update", "fail")
-LOAD_CHUNK = 5000
-PROGRESS_EVERY = 10_000
+# Rows checked, staged and inserted together; progress is reported after each chunk.
+CHUNK_ROWS = 50_000
 
 STAGING_COLUMNS = (
     "row_no",
@@ -61,7 +63,6 @@ STAGING_COLUMNS = (
     "outlet_id",
     "balance",
     "expires_at",
-    "referral_code",
     "problems",
     "status",
 )
@@ -174,7 +175,6 @@ class RowParser:
         self.tz = timezone.get_current_timezone()
         self.today = timezone.localdate(now)
         self.outlets = outlets
-        self.codes = random.Random(secrets.randbits(64))
         self._expiry = lru_cache(maxsize=4096)(lambda moment: points_expire_at(program, moment))
         parsers: dict[str, Callable[[Any], Any]] = {
             "card_number": F.card_number_parse,
@@ -214,7 +214,6 @@ class RowParser:
             values.get("outlet"),
             balance,
             self._expiry(issued_at or self.now) if balance else None,
-            referral_code_draw(self.codes),
             json.dumps(problems, ensure_ascii=False) if problems else None,
             "error" if problems else "ok",
         )
@@ -236,12 +235,6 @@ class RowParser:
         parsed = F.datetime_parse(value, self.tz)
         F.not_in_future(parsed.astimezone(self.tz).date() if parsed else None, self.today)
         return parsed
-
-
-def referral_code_draw(codes: random.Random) -> str:
-    """Eight characters of the referral alphabet from 40 random bits (5 bits each)."""
-    bits = codes.getrandbits(40)
-    return "".join(REFERRAL_ALPHABET[(bits >> shift) & 31] for shift in range(0, 40, 5))
 
 
 def cards_import(
@@ -273,7 +266,7 @@ def cards_import(
             report_path=report_path,
             dry_run=dry_run,
         )
-        with _phase("whole import, commit included"), transaction.atomic():
+        with transaction.atomic():
             try:
                 _run(table, columns, summary, on_conflict, progress, now)
             except ImportRefused:
@@ -301,58 +294,180 @@ def _run(
     progress: Callable[[int], None] | None,
     now: datetime,
 ) -> None:
+    """Chunk by chunk: stage, check against earlier rows and the database, insert.
+
+    A thread reads and checks the next chunk while the database works on this
+    one (the database waits release Python's lock), so on two cores the
+    import takes about as long as the longer of the two, not their sum.
+    """
     outlets: dict[str, int] = {}
     for outlet_id, code, name in Outlet.objects.values_list("id", "code", "name"):
         outlets.setdefault(name.casefold(), outlet_id)
         outlets[code.casefold()] = outlet_id
     parser = RowParser(columns, table.headers, outlets, now)
+    steps = _StepTimes()
+    refused = False
     with connection.cursor() as cursor:
-        # A temporary table lives as long as the connection: start from a fresh one.
-        cursor.execute("DROP TABLE IF EXISTS import_staging")
-        cursor.execute(_STAGING_DDL[connection.vendor])
-        with _phase("read, check and stage the rows"):
-            summary.rows = _staging_load(cursor, _parsed_rows(table, parser, progress))
-        with _phase("find duplicates and conflicts"):
-            _duplicates_mark(cursor)
-            _conflicts_mark(cursor, on_conflict)
-        if on_conflict == "fail":
-            cursor.execute("SELECT count(*) FROM import_staging WHERE status = 'conflict'")
-            if cursor.fetchone()[0]:
-                raise ImportRefused(
-                    _(
-                        "Cards or phones of this file already exist and --on-conflict is fail: "
-                        "nothing was imported."
-                    )
+        _staging_create(cursor)
+        inserter = None if summary.dry_run else _Inserter(cursor, now)
+        with _ReadAhead(_chunks(table, parser, _chunk_format[connection.vendor])) as chunks:
+            while True:
+                with steps("read and check rows (waiting for the reading thread)"):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                # After a conflict under "fail", go on checking to report every conflict
+                # of the file, but insert no more.
+                refused |= _chunk_import(
+                    cursor, chunk, on_conflict, None if refused else inserter, steps
                 )
-        if on_conflict == "update":
-            _holders_update(cursor)
-        if not summary.dry_run:
-            with _phase("draw referral codes and ids"):
-                _referral_codes_unique(cursor, parser.codes)
-                _ids_allocate(cursor)
-            with _phase("insert members, cards, accounts, transfers and lots"):
-                _rows_insert(cursor, now)
+                summary.rows += chunk.rows
+                if progress is not None:
+                    progress(summary.rows)
+        steps.log()
+        if refused:
+            raise ImportRefused(
+                _(
+                    "Cards or phones of this file already exist and --on-conflict is fail: "
+                    "nothing was imported."
+                )
+            )
         _summary_fill(cursor, summary, now)
 
 
-@contextmanager
-def _phase(name: str) -> Iterator[None]:
-    """Log how long a step took: an operator can see where a slow import spends its time."""
-    started = time.perf_counter()
-    yield
-    logger.info("import_cards: %s took %.1f s", name, time.perf_counter() - started)
+def _chunk_import(
+    cursor: Any, chunk: "Chunk", on_conflict: str, inserter: "_Inserter | None", steps: "_StepTimes"
+) -> bool:
+    """Stage and check one chunk, then insert its new rows; True when, under "fail",
+    it holds a conflict (and nothing was inserted)."""
+    with steps("stage rows"):
+        _chunk_stage(cursor, chunk)
+    with steps("find duplicates and conflicts"):
+        _duplicates_mark(cursor, chunk)
+        _conflicts_mark(cursor, chunk, on_conflict)
+    if on_conflict == "fail" and _conflicts_found(cursor, chunk):
+        return True
+    if on_conflict == "update":
+        with steps("update existing holders"):
+            _holders_update(cursor, chunk)
+    if inserter is not None:
+        with steps("insert members, cards, accounts, transfers and lots"):
+            inserter.chunk_insert(chunk)
+    return False
 
 
-def _parsed_rows(
-    table: Table, parser: RowParser, progress: Callable[[int], None] | None
-) -> Iterator[tuple[Any, ...]]:
+class _StepTimes:
+    """How long each step took over all chunks, logged at the end: an operator can see
+    where a slow import spends its time."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+    def log(self) -> None:
+        for name, seconds in self.seconds.items():
+            logger.info("import_cards: %s took %.1f s", name, seconds)
+        logger.info("import_cards: all steps took %.1f s", time.perf_counter() - self.started)
+
+
+@dataclass
+class Chunk:
+    """Consecutive rows of the file, checked and formatted for the staging table."""
+
+    first_row: int
+    last_row: int
+    rows: int
+    data: Any  # COPY text on PostgreSQL, a list of parameter tuples on SQLite
+
+
+def _chunks(
+    table: Table, parser: "RowParser", chunk_format: Callable[[list[tuple[Any, ...]]], Any]
+) -> Iterator[Chunk]:
+    batch: list[tuple[Any, ...]] = []
+    for row in _parsed_rows(table, parser):
+        batch.append(row)
+        if len(batch) == CHUNK_ROWS:
+            yield Chunk(batch[0][0], batch[-1][0], len(batch), chunk_format(batch))
+            batch = []
+    if batch:
+        yield Chunk(batch[0][0], batch[-1][0], len(batch), chunk_format(batch))
+
+
+_END = object()
+
+
+class _ReadAhead:
+    """Iterates over `items` produced by a thread, up to `depth` ahead of the consumer.
+
+    The thread reads the file and checks rows (Python); the consumer mostly
+    waits for the database, which releases the interpreter lock. An error in
+    the thread is raised in the consumer. Leaving the `with` block, even on
+    an error, stops the thread and waits for it: its lifetime never depends
+    on when a generator is collected. The thread writes its messages in the
+    caller's language.
+    """
+
+    def __init__(self, items: Iterator[Chunk], depth: int = 2) -> None:
+        self._items = items
+        self._handoff: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._language = translation.get_language()
+        self._thread = threading.Thread(target=self._produce, name="import-read-ahead")
+
+    def __enter__(self) -> "_ReadAhead":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __iter__(self) -> "_ReadAhead":
+        return self
+
+    def __next__(self) -> Chunk:
+        item, error = self._handoff.get()
+        if error is not None:
+            raise error
+        if item is _END:
+            raise StopIteration
+        return item
+
+    def _produce(self) -> None:
+        try:
+            with translation.override(self._language):
+                for item in self._items:
+                    if not self._handed(item):
+                        return
+            self._handed(_END)
+        except BaseException as error:  # re-raised in the consumer
+            self._handed(None, error)
+
+    def _handed(self, item: Any, error: BaseException | None = None) -> bool:
+        """Put `item` in the hand-off queue, unless the consumer has stopped meanwhile."""
+        while not self._stop.is_set():
+            try:
+                self._handoff.put((item, error), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+def _parsed_rows(table: Table, parser: "RowParser") -> Iterator[tuple[Any, ...]]:
     count = 0
     try:
         for number, cells in table.rows:
             yield parser(number, cells)
             count += 1
-            if progress is not None and count % PROGRESS_EVERY == 0:
-                progress(count)
     except UnicodeDecodeError:
         raise UnreadableFile(
             _(
@@ -373,59 +488,78 @@ _STAGING_DDL = {
             row_no integer PRIMARY KEY, card_number varchar(13), phone varchar(16),
             full_name varchar(200) NOT NULL, email varchar(254) NOT NULL, birth_date date,
             issued_at timestamptz, outlet_id bigint, balance bigint NOT NULL,
-            expires_at timestamptz, referral_code varchar(12) NOT NULL, problems text,
-            status varchar(10) NOT NULL, conflict varchar(30), conflict_row integer,
-            member_id bigint, card_id bigint, available_id bigint, pending_id bigint,
-            debt_id bigint, transfer_id bigint
+            expires_at timestamptz, problems text, status varchar(10) NOT NULL,
+            conflict varchar(30), conflict_row integer, member_id bigint
         )
     """,
     "sqlite": """
         CREATE TEMP TABLE import_staging (
             row_no integer PRIMARY KEY, card_number text, phone text, full_name text NOT NULL,
             email text NOT NULL, birth_date text, issued_at text, outlet_id integer,
-            balance integer NOT NULL, expires_at text, referral_code text NOT NULL,
-            problems text, status text NOT NULL, conflict text, conflict_row integer,
-            member_id integer, card_id integer, available_id integer, pending_id integer,
-            debt_id integer, transfer_id integer
+            balance integer NOT NULL, expires_at text, problems text, status text NOT NULL,
+            conflict text, conflict_row integer, member_id integer
         )
     """,
 }
+# The first row of the file with a card (or phone): later rows point to it.
+_STAGING_INDEXES = (
+    "CREATE INDEX import_staging_card ON import_staging (card_number, row_no) "
+    "WHERE problems IS NULL",
+    "CREATE INDEX import_staging_phone ON import_staging (phone, row_no) "
+    "WHERE problems IS NULL AND phone IS NOT NULL",
+)
+# Local buffers for the staging table (PostgreSQL's default is 8 MB); settable only
+# before the session's first temporary table.
+STAGING_BUFFERS = "256MB"
 
 
-def _staging_load(cursor: Any, rows: Iterator[tuple[Any, ...]]) -> int:
-    """Stream the parsed rows into the staging table; returns how many."""
-    count = 0
+def _staging_create(cursor: Any) -> None:
+    # A temporary table lives as long as the connection: start from a fresh one.
+    cursor.execute("DROP TABLE IF EXISTS import_staging")
     if connection.vendor == "postgresql":
-        with cursor.copy(f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN") as copy:
-            lines = []
-            for row in rows:
-                lines.append(_copy_line(row))
-                count += 1
-                if len(lines) == LOAD_CHUNK:
-                    copy.write("".join(lines))
-                    lines = []
-            copy.write("".join(lines))
-        return count
-    # SQLite (the demo): batches of inserts, values stored the way Django stores them.
+        try:
+            with transaction.atomic():
+                cursor.execute(f"SET temp_buffers = '{STAGING_BUFFERS}'")
+        except DatabaseError:
+            pass  # this connection used a temporary table before: keep its buffers
+    cursor.execute(_STAGING_DDL[connection.vendor])
+    for ddl in _STAGING_INDEXES:
+        cursor.execute(ddl)
+
+
+def _copy_text(rows: list[tuple[Any, ...]]) -> str:
+    return "".join(map(_copy_line, rows))
+
+
+def _sqlite_parameters(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The values stored the way Django stores them on SQLite."""
     ops = connection.ops
-    insert = (
-        f"INSERT INTO import_staging ({', '.join(STAGING_COLUMNS)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(STAGING_COLUMNS))})"
-    )
-    chunk: list[tuple[Any, ...]] = []
+    adapted = []
     for row in rows:
         values = list(row)
         values[5] = ops.adapt_datefield_value(values[5])
         values[6] = ops.adapt_datetimefield_value(values[6])
         values[9] = ops.adapt_datetimefield_value(values[9])
-        chunk.append(tuple(values))
-        count += 1
-        if len(chunk) == LOAD_CHUNK:
-            cursor.executemany(insert, chunk)
-            chunk = []
-    if chunk:
-        cursor.executemany(insert, chunk)
-    return count
+        adapted.append(tuple(values))
+    return adapted
+
+
+_chunk_format: dict[str, Callable[[list[tuple[Any, ...]]], Any]] = {
+    "postgresql": _copy_text,
+    "sqlite": _sqlite_parameters,
+}
+
+
+def _chunk_stage(cursor: Any, chunk: Chunk) -> None:
+    if connection.vendor == "postgresql":
+        with cursor.copy(f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN") as copy:
+            copy.write(chunk.data)
+        return
+    cursor.executemany(
+        f"INSERT INTO import_staging ({', '.join(STAGING_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(STAGING_COLUMNS))})",
+        chunk.data,
+    )
 
 
 # COPY's text format: backslash, tab, newline and carriage return are escaped.
@@ -435,13 +569,13 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 def _copy_line(row: tuple[Any, ...]) -> str:
     """One staging row in COPY's text format; the columns' types are known, so no
     per-value type tests (a third of the cost of psycopg's write_row)."""
-    (number, card, phone, name, email, born, issued, outlet, balance, expires, code, problems,
+    (number, card, phone, name, email, born, issued, outlet, balance, expires, problems,
      status) = row  # fmt: skip
     return (
         f"{number}\t{card or NULL}\t{phone or NULL}\t{name.translate(_COPY_ESCAPES)}\t"
         f"{email.translate(_COPY_ESCAPES)}\t{born.isoformat() if born else NULL}\t"
         f"{issued.isoformat() if issued else NULL}\t{NULL if outlet is None else outlet}\t"
-        f"{balance}\t{expires.isoformat() if expires else NULL}\t{code}\t"
+        f"{balance}\t{expires.isoformat() if expires else NULL}\t"
         f"{problems.translate(_COPY_ESCAPES) if problems else NULL}\t{status}\n"
     )
 
@@ -449,140 +583,197 @@ def _copy_line(row: tuple[Any, ...]) -> str:
 NULL = "\\N"
 
 
-def _duplicates_mark(cursor: Any) -> None:
-    """A card (or phone) seen earlier in the file: the first row keeps it."""
-    for column, conflict in (("card_number", "card_twice"), ("phone", "phone_twice")):
-        cursor.execute(_DUPLICATES_SQL.replace("{column}", column), [conflict])
+def _duplicates_mark(cursor: Any, chunk: Chunk) -> None:
+    """A card (or phone) seen on an earlier valid row of the file: that row keeps it.
+    Phones are compared after cards, among the rows that are not a card's repeat."""
+    for sql in (_CARD_REPEATS_SQL, _PHONE_REPEATS_SQL):
+        cursor.execute(sql, [chunk.first_row, chunk.last_row])
 
 
-_DUPLICATES_SQL = (
-    "UPDATE import_staging SET status = 'error', conflict = %s, conflict_row = d.first_row "
-    "FROM (SELECT row_no, MIN(row_no) OVER (PARTITION BY {column}) AS first_row "
-    "      FROM import_staging WHERE status = 'ok' AND {column} IS NOT NULL) d "
-    "WHERE import_staging.row_no = d.row_no AND d.row_no > d.first_row"
+_CARD_REPEATS_SQL = (
+    "UPDATE import_staging SET status = 'error', conflict = 'card_twice', "
+    "  conflict_row = d.first_row "
+    "FROM (SELECT c.row_no, (SELECT MIN(e.row_no) FROM import_staging e "
+    "        WHERE e.card_number = c.card_number AND e.problems IS NULL) AS first_row "
+    "      FROM import_staging c WHERE c.row_no BETWEEN %s AND %s AND c.status = 'ok') d "
+    "WHERE import_staging.row_no = d.row_no AND d.first_row < d.row_no"
+)
+_PHONE_REPEATS_SQL = (
+    "UPDATE import_staging SET status = 'error', conflict = 'phone_twice', "
+    "  conflict_row = d.first_row "
+    "FROM (SELECT c.row_no, (SELECT MIN(e.row_no) FROM import_staging e "
+    "        WHERE e.phone = c.phone AND e.problems IS NULL "
+    "        AND (e.conflict IS NULL OR e.conflict <> 'card_twice')) AS first_row "
+    "      FROM import_staging c "
+    "      WHERE c.row_no BETWEEN %s AND %s AND c.status = 'ok' AND c.phone IS NOT NULL) d "
+    "WHERE import_staging.row_no = d.row_no AND d.first_row < d.row_no"
 )
 
 
-def _conflicts_mark(cursor: Any, on_conflict: str) -> None:
-    """Rows whose card or phone is already in the database."""
+def _conflicts_mark(cursor: Any, chunk: Chunk, on_conflict: str) -> None:
+    """Rows whose card or phone is already in the database (from before this import:
+    the rows it created were earlier rows of the file, found as repeats above)."""
     status = {"skip": "skipped", "update": "existing", "fail": "conflict"}[on_conflict]
     cursor.execute(
         "UPDATE import_staging SET status = %s, conflict = 'card_exists' "
-        "WHERE status = 'ok' AND EXISTS "
+        "WHERE row_no BETWEEN %s AND %s AND status = 'ok' AND EXISTS "
         "(SELECT 1 FROM members_card c WHERE c.number = import_staging.card_number)",
-        [status],
+        [status, chunk.first_row, chunk.last_row],
     )
     cursor.execute(
         "UPDATE import_staging SET status = %s, conflict = 'phone_exists' "
-        "WHERE status = 'ok' AND phone IS NOT NULL AND EXISTS "
+        "WHERE row_no BETWEEN %s AND %s AND status = 'ok' AND phone IS NOT NULL AND EXISTS "
         "(SELECT 1 FROM members_member m WHERE m.phone = import_staging.phone)",
-        ["conflict" if on_conflict == "fail" else "skipped"],
+        ["conflict" if on_conflict == "fail" else "skipped", chunk.first_row, chunk.last_row],
     )
 
 
-def _holders_update(cursor: Any) -> None:
+def _conflicts_found(cursor: Any, chunk: Chunk) -> bool:
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM import_staging "
+        "WHERE row_no BETWEEN %s AND %s AND status = 'conflict')",
+        [chunk.first_row, chunk.last_row],
+    )
+    return bool(cursor.fetchone()[0])
+
+
+def _holders_update(cursor: Any, chunk: Chunk) -> None:
     """`--on-conflict update`: refresh the holders of existing cards where the file differs.
 
     Name, email and birth date only (an empty cell keeps what we hold). A row
     whose phone belongs to someone else than the card's holder is skipped.
     """
-    cursor.execute(
+    statements = (
         "UPDATE import_staging SET member_id = c.member_id FROM members_card c "
-        "WHERE c.number = import_staging.card_number AND import_staging.status = 'existing'"
-    )
-    cursor.execute(
+        "WHERE c.number = import_staging.card_number "
+        "AND import_staging.row_no BETWEEN %s AND %s AND import_staging.status = 'existing'",
         "UPDATE import_staging SET status = 'skipped', conflict = 'card_without_holder' "
-        "WHERE status = 'existing' AND member_id IS NULL"
-    )
-    cursor.execute(
+        "WHERE row_no BETWEEN %s AND %s AND status = 'existing' AND member_id IS NULL",
         "UPDATE import_staging SET status = 'skipped', conflict = 'phone_other_member' "
-        "WHERE status = 'existing' AND phone IS NOT NULL AND EXISTS ("
+        "WHERE row_no BETWEEN %s AND %s AND status = 'existing' "
+        "AND phone IS NOT NULL AND EXISTS ("
         "  SELECT 1 FROM members_member m WHERE m.phone = import_staging.phone "
-        "  AND m.id <> import_staging.member_id)"
-    )
-    cursor.execute(
+        "  AND m.id <> import_staging.member_id)",
         "UPDATE import_staging SET status = 'updated' FROM members_member m "
-        "WHERE m.id = import_staging.member_id AND import_staging.status = 'existing' AND ("
+        "WHERE m.id = import_staging.member_id "
+        "AND import_staging.row_no BETWEEN %s AND %s AND import_staging.status = 'existing' "
+        "AND ("
         "  (import_staging.full_name <> '' AND import_staging.full_name <> m.full_name) OR "
         "  (import_staging.email <> '' AND import_staging.email <> m.email) OR "
         "  (import_staging.birth_date IS NOT NULL AND "
-        "   (m.birth_date IS NULL OR import_staging.birth_date <> m.birth_date)))"
-    )
-    cursor.execute(
+        "   (m.birth_date IS NULL OR import_staging.birth_date <> m.birth_date)))",
         "UPDATE import_staging SET status = 'skipped', conflict = 'unchanged' "
-        "WHERE status = 'existing'"
+        "WHERE row_no BETWEEN %s AND %s AND status = 'existing'",
     )
+    for sql in statements:
+        cursor.execute(sql, [chunk.first_row, chunk.last_row])
     cursor.execute(
         "UPDATE members_member SET "
         "  full_name = CASE WHEN s.full_name <> '' "
         "    THEN s.full_name ELSE members_member.full_name END, "
         "  email = CASE WHEN s.email <> '' THEN s.email ELSE members_member.email END, "
         "  birth_date = COALESCE(s.birth_date, members_member.birth_date) "
-        "FROM import_staging s WHERE s.member_id = members_member.id AND s.status = 'updated'"
+        "FROM import_staging s WHERE s.member_id = members_member.id AND s.status = 'updated' "
+        "AND s.row_no BETWEEN %s AND %s",
+        [chunk.first_row, chunk.last_row],
     )
 
 
-def _referral_codes_unique(cursor: Any, codes: random.Random) -> None:
-    """Draw again the few referral codes that collide within the file or with members."""
-    while True:
+class _Inserter:
+    """Creates the new rows of each chunk: members, cards, their available accounts, and
+    an opening balance transfer with its lot for each non-zero balance."""
+
+    def __init__(self, cursor: Any, now: datetime) -> None:
+        self.cursor = cursor
+        self.moment = connection.ops.adapt_datetimefield_value(now)
+        self.operator = operator_partner()
+        self.migration = system_account(Kind.MIGRATION)
+        self.sequences = _sequences(cursor) if connection.vendor == "postgresql" else {}
+        self.checks_set_based = _references_lock(cursor, self.operator.pk, self.migration.pk)
+
+    def chunk_insert(self, chunk: Chunk) -> None:
+        cursor = self.cursor
+        cursor.execute(self._ids_sql(), [chunk.first_row, chunk.last_row])
+        if self.checks_set_based:
+            _outlets_lock(cursor)
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        self._rows_insert()
+        if self.checks_set_based:
+            cursor.execute("SET LOCAL session_replication_role = origin")
+        cursor.execute("DROP TABLE import_new")
+
+    def _ids_sql(self) -> str:
+        """The chunk's new rows with their member, card, account and transfer ids.
+
+        PostgreSQL: from the tables' sequences, so purchases and card issues can
+        insert beside the import. SQLite (one writer): after each table's
+        largest id.
+        """
+        if connection.vendor == "postgresql":
+            # The sequence names are literals, so PostgreSQL resolves each once, not per row.
+            ids = {
+                "member_id": f"nextval('{self.sequences['members_member']}'::regclass)",
+                "card_id": f"nextval('{self.sequences['members_card']}'::regclass)",
+                "available_id": f"nextval('{self.sequences['loyalty_account']}'::regclass)",
+                "transfer_id": "CASE WHEN balance > 0 THEN "
+                f"nextval('{self.sequences['loyalty_transfer']}'::regclass) END",
+            }
+        else:
+            base = {}
+            for table in ("members_member", "members_card", "loyalty_account", "loyalty_transfer"):
+                self.cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
+                base[table] = self.cursor.fetchone()[0]
+            n = "row_number() OVER (ORDER BY row_no)"
+            ids = {
+                "member_id": f"{base['members_member']} + {n}",
+                "card_id": f"{base['members_card']} + {n}",
+                "available_id": f"{base['loyalty_account']} + {n}",
+                "transfer_id": f"CASE WHEN balance > 0 THEN {base['loyalty_transfer']} + {n} END",
+            }
+        return (
+            "CREATE TEMP TABLE import_new AS SELECT row_no, card_number, phone, full_name, "  # noqa: S608 -- names from pg_get_serial_sequence or integers
+            "  email, birth_date, issued_at, outlet_id, balance, expires_at, "
+            + ", ".join(f"{expression} AS {name}" for name, expression in ids.items())
+            + " FROM import_staging WHERE row_no BETWEEN %s AND %s AND status = 'ok' "
+            "ORDER BY row_no"
+        )
+
+    def _rows_insert(self) -> None:
+        cursor, moment = self.cursor, self.moment
         cursor.execute(
-            "SELECT row_no FROM (SELECT row_no, row_number() OVER "
-            "  (PARTITION BY referral_code ORDER BY row_no) AS nth "
-            "  FROM import_staging WHERE status = 'ok') d WHERE nth > 1 "
-            "UNION SELECT s.row_no FROM import_staging s "
-            "JOIN members_member m ON m.referral_code = s.referral_code WHERE s.status = 'ok'"
+            "INSERT INTO members_member (id, phone, email, full_name, birth_date, consent_email, "
+            "  consent_sms, consent_push, status, source, created_at) "
+            "SELECT member_id, phone, email, full_name, birth_date, %s, %s, %s, %s, %s, %s "
+            "FROM import_new ORDER BY row_no",
+            [False, False, False, Member.Status.ACTIVE, Member.Source.IMPORT, moment],
         )
-        clashes = [row[0] for row in cursor.fetchall()]
-        if not clashes:
-            return
-        cursor.executemany(
-            "UPDATE import_staging SET referral_code = %s WHERE row_no = %s",
-            [(referral_code_draw(codes), row) for row in clashes],
-        )
-
-
-def _ids_allocate(cursor: Any) -> None:
-    """Give each new row its member, card, account and transfer ids.
-
-    PostgreSQL: from the tables' sequences, so purchases and card issues can
-    insert beside the import. SQLite (one writer): after each table's largest id.
-    """
-    if connection.vendor == "postgresql":
-        sequences = _sequences(cursor)
-        # The sequence names are literals, so PostgreSQL resolves each once, not per row.
         cursor.execute(
-            "UPDATE import_staging SET "  # noqa: S608 -- names read from pg_get_serial_sequence
-            f"  member_id = nextval('{sequences['members_member']}'::regclass), "
-            f"  card_id = nextval('{sequences['members_card']}'::regclass), "
-            f"  available_id = nextval('{sequences['loyalty_account']}'::regclass), "
-            f"  pending_id = nextval('{sequences['loyalty_account']}'::regclass), "
-            f"  debt_id = nextval('{sequences['loyalty_account']}'::regclass), "
-            "  transfer_id = CASE WHEN balance > 0 "
-            f"    THEN nextval('{sequences['loyalty_transfer']}'::regclass) END "
-            "WHERE status = 'ok'"
+            "INSERT INTO members_card (id, number, member_id, partner_id, status, is_virtual, "
+            "  issued_at, outlet_id, created_at) "
+            "SELECT card_id, card_number, member_id, %s, %s, %s, COALESCE(issued_at, %s), "
+            "  outlet_id, %s FROM import_new ORDER BY row_no",
+            [self.operator.pk, Card.Status.ISSUED, False, moment, moment],
         )
-        return
-    bases = {}
-    for table in ("members_member", "members_card", "loyalty_account", "loyalty_transfer"):
-        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
-        bases[table] = cursor.fetchone()[0]
-    cursor.execute(
-        "UPDATE import_staging SET member_id = %s + r.n, card_id = %s + r.n, "
-        "  available_id = %s + 3 * r.n - 2, pending_id = %s + 3 * r.n - 1, "
-        "  debt_id = %s + 3 * r.n, "
-        "  transfer_id = CASE WHEN import_staging.balance > 0 THEN %s + r.n END "
-        "FROM (SELECT row_no, row_number() OVER (ORDER BY row_no) AS n "
-        "      FROM import_staging WHERE status = 'ok') r "
-        "WHERE import_staging.row_no = r.row_no",
-        [
-            bases["members_member"],
-            bases["members_card"],
-            bases["loyalty_account"],
-            bases["loyalty_account"],
-            bases["loyalty_account"],
-            bases["loyalty_transfer"],
-        ],
-    )
+        # The pending and debt accounts come on first use (loyalty.ledger.accounts_completed).
+        cursor.execute(
+            "INSERT INTO loyalty_account (id, kind, member_id, balance) "
+            "SELECT available_id, %s, member_id, balance FROM import_new ORDER BY row_no",
+            [Kind.AVAILABLE],
+        )
+        cursor.execute(
+            "INSERT INTO loyalty_transfer (id, debit_account_id, credit_account_id, amount, "
+            "  code, reference, created_at) "
+            "SELECT transfer_id, %s, available_id, balance, %s, %s, %s FROM import_new "
+            "WHERE balance > 0 ORDER BY row_no",
+            [self.migration.pk, "migration", "legacy card import", moment],
+        )
+        cursor.execute(
+            "INSERT INTO loyalty_lot (account_id, transfer_id, amount, remaining, expires_at, "
+            "  created_at) "
+            "SELECT available_id, transfer_id, balance, balance, expires_at, %s FROM import_new "
+            "WHERE balance > 0 ORDER BY row_no",
+            [moment],
+        )
 
 
 _SEQUENCE_NAME = re.compile(r"^[A-Za-z0-9_.\"]+$")
@@ -600,16 +791,17 @@ def _sequences(cursor: Any) -> dict[str, str]:
     return names
 
 
-def _foreign_key_checks_set_based(cursor: Any, operator_id: int, migration_id: int) -> bool:
-    """Skip PostgreSQL's per-row foreign key triggers for the inserts, when allowed.
+def _references_lock(cursor: Any, operator_id: int, migration_id: int) -> bool:
+    """Whether the inserts may skip PostgreSQL's per-row foreign key triggers.
 
     Every reference the inserts make is to a row created by the same
     statements, or to the operator, the migration account or an outlet of the
-    file; those are locked here FOR KEY SHARE, as the triggers would lock
-    them, so none can be deleted before this transaction commits. Checking
-    five million references one trigger at a time took longer than inserting
-    them. Needs a role allowed to set session_replication_role (a superuser);
-    otherwise PostgreSQL checks each row, slower, with the same result.
+    file; those are locked FOR KEY SHARE (here, and the outlets per chunk in
+    `_outlets_lock`), as the triggers would lock them, so none can be deleted
+    before this transaction commits. Checking five million references one
+    trigger at a time took longer than inserting them. Needs a role allowed
+    to set session_replication_role (a superuser); otherwise PostgreSQL
+    checks each row, slower, with the same result.
     """
     if connection.vendor != "postgresql":
         return False
@@ -618,65 +810,21 @@ def _foreign_key_checks_set_based(cursor: Any, operator_id: int, migration_id: i
         return False
     cursor.execute("SELECT id FROM partners_partner WHERE id = %s FOR KEY SHARE", [operator_id])
     cursor.execute("SELECT id FROM loyalty_account WHERE id = %s FOR KEY SHARE", [migration_id])
+    return True
+
+
+def _outlets_lock(cursor: Any) -> None:
+    """Lock the outlets the chunk's new cards name; refuse if one was deleted meanwhile."""
     cursor.execute(
         "SELECT o.id FROM partners_outlet o WHERE o.id IN "
-        "(SELECT DISTINCT outlet_id FROM import_staging WHERE status = 'ok') FOR KEY SHARE"
+        "(SELECT DISTINCT outlet_id FROM import_new) FOR KEY SHARE"
     )
     cursor.execute(
-        "SELECT count(*) FROM import_staging s WHERE s.status = 'ok' AND s.outlet_id IS NOT NULL "
+        "SELECT count(*) FROM import_new s WHERE s.outlet_id IS NOT NULL "
         "AND NOT EXISTS (SELECT 1 FROM partners_outlet o WHERE o.id = s.outlet_id)"
     )
     if cursor.fetchone()[0]:
         raise ImportRefused(_("An outlet named in the file was deleted during the import."))
-    cursor.execute("SET LOCAL session_replication_role = replica")
-    return True
-
-
-def _rows_insert(cursor: Any, now: datetime) -> None:
-    """Members, cards, accounts, opening balance transfers and lots of the new rows."""
-    ops = connection.ops
-    moment = ops.adapt_datetimefield_value(now)
-    operator = operator_partner()
-    migration = system_account(Kind.MIGRATION)
-    checks_deferred = _foreign_key_checks_set_based(cursor, operator.pk, migration.pk)
-    cursor.execute(
-        "INSERT INTO members_member (id, phone, email, full_name, birth_date, consent_email, "
-        "  consent_sms, consent_push, status, referral_code, source, created_at) "
-        "SELECT member_id, phone, email, full_name, birth_date, %s, %s, %s, %s, referral_code, "
-        "  %s, %s FROM import_staging WHERE status = 'ok' ORDER BY row_no",
-        [False, False, False, Member.Status.ACTIVE, Member.Source.IMPORT, moment],
-    )
-    cursor.execute(
-        "INSERT INTO members_card (id, number, member_id, partner_id, status, is_virtual, "
-        "  issued_at, outlet_id, created_at) "
-        "SELECT card_id, card_number, member_id, %s, %s, %s, COALESCE(issued_at, %s), "
-        "  outlet_id, %s "
-        "FROM import_staging WHERE status = 'ok' ORDER BY row_no",
-        [operator.pk, Card.Status.ISSUED, False, moment, moment],
-    )
-    cursor.execute(
-        "INSERT INTO loyalty_account (id, kind, member_id, balance) "
-        "SELECT available_id, %s, member_id, balance FROM import_staging WHERE status = 'ok' "
-        "UNION ALL SELECT pending_id, %s, member_id, 0 FROM import_staging WHERE status = 'ok' "
-        "UNION ALL SELECT debt_id, %s, member_id, 0 FROM import_staging WHERE status = 'ok'",
-        [Kind.AVAILABLE, Kind.PENDING, Kind.DEBT],
-    )
-    cursor.execute(
-        "INSERT INTO loyalty_transfer (id, debit_account_id, credit_account_id, amount, code, "
-        "  reference, created_at) "
-        "SELECT transfer_id, %s, available_id, balance, %s, %s, %s FROM import_staging "
-        "WHERE status = 'ok' AND balance > 0 ORDER BY row_no",
-        [migration.pk, "migration", "legacy card import", moment],
-    )
-    cursor.execute(
-        "INSERT INTO loyalty_lot (account_id, transfer_id, amount, remaining, expires_at, "
-        "  created_at) "
-        "SELECT available_id, transfer_id, balance, balance, expires_at, %s FROM import_staging "
-        "WHERE status = 'ok' AND balance > 0 ORDER BY row_no",
-        [moment],
-    )
-    if checks_deferred:
-        cursor.execute("SET LOCAL session_replication_role = origin")
 
 
 def _summary_fill(cursor: Any, summary: ImportSummary, now: datetime) -> None:

@@ -262,3 +262,34 @@ def test_a_hundred_captures_and_voids_at_once_resolve_a_hold_once(setup):
     assert Account.objects.get(member=card.member, kind=Kind.AVAILABLE).balance == expected
     assert Transfer.objects.filter(code__in=["partner_burn", "partner_hold_release"]).count() == 1
     assert not ledger_breaches()
+
+
+def test_twenty_first_purchases_of_an_imported_member_create_its_accounts_once(setup, tmp_path):
+    """An imported member has only an available account; the purchases that race to
+    create the pending and debt ones all succeed, and each exists once."""
+    from members.imports.runner import cards_import
+    from members.models import Card
+
+    _card, raw_key = setup
+    path = tmp_path / "cards.csv"
+    path.write_text("card_number,balance\n7770000000012,100\n")
+    cards_import(path)
+    imported = Card.objects.get(number="7770000000012").member
+    assert list(Account.objects.filter(member=imported).values_list("kind", flat=True)) == [
+        Kind.AVAILABLE
+    ]
+
+    def buy(i):
+        response = _client(raw_key).post(
+            "/api/v1/purchases/",
+            {"card": "7770000000012", "receipt_id": f"R-{i}", "amount": "400.00"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"buy-{i}",
+        )
+        return response.status_code
+
+    assert run_together(20, buy) == [201] * 20
+    accounts = list(Account.objects.filter(member=imported).order_by("id"))
+    assert [account.kind for account in accounts] == [Kind.AVAILABLE, Kind.PENDING, Kind.DEBT]
+    assert accounts[1].balance == 20 * 4  # pending: one point per 100 spent
+    assert not ledger_breaches()

@@ -6,15 +6,22 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import timezone, translation
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from loyalty.ledger import Kind
+from loyalty.ledger import Kind, member_accounts_lock, system_account
 from loyalty.ledger_check import ledger_breaches
 from loyalty.models import Account, Lot, Transfer
+from loyalty.selectors import short_balance
+from members.cabinet.selectors import cabinet_balance
 from members.ean import ean13_from_serial
-from members.imports.runner import cards_import
+from members.imports.reader import UnreadableFile
+from members.imports.runner import ImportRefused, cards_import
 from members.models import Card, Member
+from members.services import referral_code_ensure
 from partners.models import Outlet
 from tests.balances import available_points
 from tests.factories import CardFactory
@@ -243,7 +250,7 @@ def test_without_bulk_rights_every_row_is_checked_by_its_trigger(
     """A database role that may not skip foreign key triggers imports the same way."""
     from members.imports import runner
 
-    monkeypatch.setattr(runner, "_foreign_key_checks_set_based", lambda *args: False)
+    monkeypatch.setattr(runner, "_references_lock", lambda *args: False)
     path = write(tmp_path / "cards.csv", f"card_number,balance\n{number(1)},40\n")
     assert cards_import(path).created == 1
     assert available(number(1)) == 40
@@ -259,3 +266,176 @@ def test_a_refused_import_still_reports_the_conflicting_rows(tmp_path, operator,
     assert [(r["row"], r["reason"]) for r in rows] == [
         ("3", "A card with this number already exists.")
     ]
+
+
+def test_repeats_across_chunks_point_to_the_first_row(tmp_path, operator, program, monkeypatch):
+    """Rows are checked and inserted a chunk at a time; a repeat in a later chunk is still
+    a repeat of its first row, not a card that "already exists"."""
+    from members.imports import runner
+
+    monkeypatch.setattr(runner, "CHUNK_ROWS", 2)
+    path = write(
+        tmp_path / "cards.csv",
+        "card_number,phone,balance\n"
+        f"{number(1)},+79130000001,10\n"  # row 2
+        f"{number(2)},,20\n"  # row 3
+        f"{number(3)},+79130000001,30\n"  # row 4: phone of row 2
+        f"{number(4)},+79130000004,40\n"  # row 5
+        f"{number(1)},+79130000009,50\n",  # row 6: card of row 2
+    )
+    summary = cards_import(path, report_path=path.with_name("cards.import-report.csv"))
+    assert (summary.created, summary.skipped, summary.errors, summary.points) == (3, 0, 2, 70)
+    reasons = {int(r["row"]): r["reason"] for r in report_rows(path)}
+    assert reasons == {
+        4: "The phone is also on row 2; the first row is imported.",
+        6: "The card number is also on row 2; the first row is imported.",
+    }
+    assert available(number(4)) == 40
+    assert not ledger_breaches()
+
+
+def test_a_broken_row_after_the_first_chunks_leaves_nothing(
+    tmp_path, operator, program, monkeypatch
+):
+    """The first chunks were inserted when the reading thread met the broken row: the
+    error reaches the import and its transaction takes them back."""
+    from members.imports import runner
+
+    monkeypatch.setattr(runner, "CHUNK_ROWS", 100)
+    rows = "".join(f"{number(i)},Anna\n" for i in range(1, 5000))
+    data = ("card_number,full_name\n" + rows).encode() + f"{number(9000)},Иван\n".encode("cp1251")
+    path = tmp_path / "cards.csv"
+    path.write_bytes(data)
+    with pytest.raises(UnreadableFile, match="cp1251"):
+        cards_import(path)
+    assert not Card.objects.exists()
+    assert not Member.objects.exists()
+
+
+def test_rows_are_checked_in_the_callers_language(tmp_path, operator, program):
+    path = write(tmp_path / "cards.csv", f"card_number,phone\n{number(1)},not a phone\n")
+    with translation.override("ru"):
+        cards_import(path, report_path=path.with_name("cards.import-report.csv"))
+    [row] = report_rows(path)
+    assert row["reason"] == "Это не номер телефона."
+
+
+CHUNK_CARDS = [number(serial) for serial in range(1, 6)] + ["7770000000000"]  # last: invalid
+CHUNK_PHONES = ["+79140000001", "+79140000002", "+79140000003", "", "junk"]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(CHUNK_CARDS),
+            st.sampled_from(CHUNK_PHONES),
+            st.sampled_from(["", "Anna", "Boris"]),
+            st.integers(0, 3),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    chunk_rows=st.integers(1, 4),
+    on_conflict=st.sampled_from(["skip", "update", "fail"]),
+)
+def test_chunks_change_nothing_in_the_outcome(
+    tmp_path, operator, program, monkeypatch, rows, chunk_rows, on_conflict
+):
+    """Against the database's cards and phones and the file's own repeats, importing a
+    chunk at a time ends exactly as importing the file in one go."""
+    from members.imports import runner
+
+    system_account(Kind.MIGRATION)  # outside the rolled-back imports below
+    if not Card.objects.filter(number=number(5)).exists():
+        CardFactory(number=number(5), partner=operator, member__phone="+79140000003")
+    lines = "".join(f"{card},{phone},{name},{balance}\n" for card, phone, name, balance in rows)
+    path = write(tmp_path / "cards.csv", "card_number,phone,full_name,balance\n" + lines)
+
+    def outcome(chunk: int):
+        monkeypatch.setattr(runner, "CHUNK_ROWS", chunk)
+        report = path.with_name("cards.import-report.csv")
+        with transaction.atomic():
+            try:
+                summary = cards_import(path, on_conflict=on_conflict, report_path=report)
+                counts = (summary.created, summary.updated, summary.skipped, summary.errors)
+            except ImportRefused:
+                counts = "refused"
+            holders = sorted(
+                Card.objects.filter(number__in=CHUNK_CARDS).values_list(
+                    "number", "member__phone", "member__full_name"
+                )
+            )
+            balances = sorted(
+                Account.objects.filter(kind=Kind.AVAILABLE, member__source="import").values_list(
+                    "member__cards__number", "balance"
+                )
+            )
+            assert not ledger_breaches()
+            transaction.set_rollback(True)
+        return counts, holders, balances, report_rows(path)
+
+    assert outcome(chunk_rows) == outcome(10_000)
+
+
+def test_a_failure_while_inserting_stops_the_reading_thread(
+    tmp_path, operator, program, monkeypatch
+):
+    import threading
+
+    from members.imports import runner
+
+    monkeypatch.setattr(runner, "CHUNK_ROWS", 10)
+    insert = runner._Inserter.chunk_insert
+    inserted = []
+
+    def second_chunk_fails(self, chunk):
+        if inserted:
+            raise RuntimeError("the database went away")
+        inserted.append(chunk.first_row)
+        insert(self, chunk)
+
+    monkeypatch.setattr(runner._Inserter, "chunk_insert", second_chunk_fails)
+    rows = "".join(f"{number(i)}\n" for i in range(1, 500))
+    path = write(tmp_path / "cards.csv", "card_number\n" + rows)
+    with pytest.raises(RuntimeError, match="went away"):
+        cards_import(path)
+    assert "import-read-ahead" not in [thread.name for thread in threading.enumerate()]
+    assert not Card.objects.exists()
+
+
+def test_imported_members_get_their_other_accounts_and_referral_code_on_first_use(
+    tmp_path, operator, program, pos
+):
+    path = write(tmp_path / "cards.csv", f"card_number,phone,balance\n{number(1)},,50\n")
+    cards_import(path)
+    member = Card.objects.get(number=number(1)).member
+    assert member.referral_code is None
+    assert list(member.accounts.values_list("kind", flat=True)) == [Kind.AVAILABLE]
+    assert short_balance(member.pk) == {"available": 50, "pending": 0}
+    assert cabinet_balance(member, timezone.now()).debt == 0
+
+    with transaction.atomic():
+        accounts = member_accounts_lock(member.pk)
+    assert accounts.available.pk < accounts.pending.pk < accounts.debt.pk
+    assert member.accounts.count() == 3
+
+    shown = pos.get("/api/v1/members/lookup/", {"card": number(1)}).json()
+    code = shown["member"]["referral_code"]
+    assert len(code) == 8
+    member.refresh_from_db()
+    assert member.referral_code == code
+    assert referral_code_ensure(member) == code  # drawn once
+    assert not ledger_breaches()
+
+
+def test_a_referral_code_drawn_twice_is_drawn_again(operator, monkeypatch):
+    from members import services
+
+    taken = CardFactory(partner=operator).member.referral_code
+    imported = Member.objects.create(source=Member.Source.IMPORT)
+    draws = iter([taken, "FRESH234"])
+    monkeypatch.setattr(services, "referral_code_new", lambda: next(draws))
+    assert referral_code_ensure(imported) == "FRESH234"
