@@ -383,6 +383,7 @@ def test_chunks_change_nothing_in_the_outcome(
 def test_a_failure_while_inserting_stops_the_reading_thread(
     tmp_path, operator, program, monkeypatch
 ):
+    import sys
     import threading
 
     from members.imports import runner
@@ -400,9 +401,11 @@ def test_a_failure_while_inserting_stops_the_reading_thread(
     monkeypatch.setattr(runner._Inserter, "chunk_insert", second_chunk_fails)
     rows = "".join(f"{number(i)}\n" for i in range(1, 500))
     path = write(tmp_path / "cards.csv", "card_number\n" + rows)
+    interval = sys.getswitchinterval()
     with pytest.raises(RuntimeError, match="went away"):
         cards_import(path)
     assert "import-read-ahead" not in [thread.name for thread in threading.enumerate()]
+    assert sys.getswitchinterval() == interval
     assert not Card.objects.exists()
 
 
@@ -439,3 +442,19 @@ def test_a_referral_code_drawn_twice_is_drawn_again(operator, monkeypatch):
     draws = iter([taken, "FRESH234"])
     monkeypatch.setattr(services, "referral_code_new", lambda: next(draws))
     assert referral_code_ensure(imported) == "FRESH234"
+
+
+@settings(max_examples=50, deadline=None)
+@given(keys=st.lists(st.text(min_size=1, max_size=14), max_size=300))
+def test_the_seen_filter_never_misses_a_repeat(keys):
+    """A Bloom filter may flag a new key (SQL then finds it is not a repeat), but never
+    lets a repeat pass unflagged: that row would be imported twice."""
+    from members.imports.runner import SeenFilter
+
+    seen = SeenFilter()
+    added: set[str] = set()
+    for key in keys:
+        flagged = seen.add(key)
+        assert flagged or key not in added
+        added.add(key)
+    assert all(seen.add(key) for key in added)
