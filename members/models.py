@@ -221,13 +221,16 @@ class Card(models.Model):
         verbose_name=_("issued at outlet"),
         db_index=False,
     )
-    replaced_by = models.OneToOneField(
+    # One card replaces another at most once: a unique constraint on the rows that
+    # have one (a one-to-one field would index every card's NULL).
+    replaced_by = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="replaces",
         verbose_name=_("replaced by"),
+        db_index=False,
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -248,6 +251,11 @@ class Card(models.Model):
                 name="card_holder_matches_status",
             ),
             models.UniqueConstraint(fields=["number"], name="card_number_unique"),
+            models.UniqueConstraint(
+                fields=["replaced_by"],
+                condition=Q(replaced_by__isnull=False),
+                name="card_replaced_by_unique",
+            ),
         ]
         # Most cards have no batch, cashier or outlet (imports, virtual cards):
         # index only the rows that do.

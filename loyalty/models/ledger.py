@@ -262,11 +262,21 @@ class Transfer(models.Model):
         VOUCHER_REFUND = "voucher_refund", _("Expired voucher: points returned")
         BADGE = "badge", _("Badge earned")
 
+    # Indexes: see Meta. The (account, created_at) ones serve lookups by account too,
+    # and most transfers have no purchase or refund; every index is paid on each insert.
     debit_account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="debits", verbose_name=_("from account")
+        Account,
+        on_delete=models.PROTECT,
+        related_name="debits",
+        verbose_name=_("from account"),
+        db_index=False,
     )
     credit_account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="credits", verbose_name=_("to account")
+        Account,
+        on_delete=models.PROTECT,
+        related_name="credits",
+        verbose_name=_("to account"),
+        db_index=False,
     )
     amount = models.BigIntegerField(_("points"))
     code = models.CharField(_("code"), max_length=30, choices=Code.choices)
@@ -277,6 +287,7 @@ class Transfer(models.Model):
         blank=True,
         related_name="transfers",
         verbose_name=_("purchase"),
+        db_index=False,
     )
     refund = models.ForeignKey(
         "Refund",
@@ -285,6 +296,7 @@ class Transfer(models.Model):
         blank=True,
         related_name="transfers",
         verbose_name=_("refund"),
+        db_index=False,
     )
     reference = models.CharField(_("reference"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
@@ -304,6 +316,14 @@ class Transfer(models.Model):
             models.Index(fields=["debit_account", "created_at"], name="transfer_debit_idx"),
             models.Index(fields=["credit_account", "created_at"], name="transfer_credit_idx"),
             models.Index(fields=["code", "created_at"], name="transfer_code_idx"),
+            models.Index(
+                fields=["purchase"],
+                condition=Q(purchase__isnull=False),
+                name="transfer_purchase_idx",
+            ),
+            models.Index(
+                fields=["refund"], condition=Q(refund__isnull=False), name="transfer_refund_idx"
+            ),
         ]
 
     def __str__(self) -> str:
