@@ -452,7 +452,7 @@ class _ReadAhead:
     the thread is raised in the consumer. Leaving the `with` block, even on
     an error, stops the thread and waits for it: its lifetime never depends
     on when a generator is collected. The thread writes its messages in the
-    caller's language.
+    caller's language and reads dates in the caller's time zone.
     """
 
     def __init__(self, items: Iterator[Chunk], depth: int = 2) -> None:
@@ -460,6 +460,7 @@ class _ReadAhead:
         self._handoff: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(depth)
         self._stop = threading.Event()
         self._language = translation.get_language()
+        self._timezone = timezone.get_current_timezone()
         self._thread = threading.Thread(target=self._produce, name="import-read-ahead")
 
     def __enter__(self) -> "_ReadAhead":
@@ -489,7 +490,7 @@ class _ReadAhead:
 
     def _produce(self) -> None:
         try:
-            with translation.override(self._language):
+            with translation.override(self._language), timezone.override(self._timezone):
                 for item in self._items:
                     if not self._handed(item):
                         return

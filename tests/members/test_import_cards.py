@@ -3,6 +3,7 @@
 import csv
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -14,8 +15,10 @@ from hypothesis import strategies as st
 
 from loyalty.ledger import Kind, member_accounts_lock, system_account
 from loyalty.ledger_check import ledger_breaches
-from loyalty.models import Account, Lot, Transfer
+from loyalty.models import Account, Lot, ProgramSettings, Transfer
+from loyalty.program import points_expire_at, program_settings
 from loyalty.selectors import short_balance
+from loyalty.services import program_settings_update
 from members.cabinet.selectors import cabinet_balance
 from members.ean import ean13_from_serial
 from members.imports.reader import UnreadableFile
@@ -458,3 +461,16 @@ def test_the_seen_filter_never_misses_a_repeat(keys):
         assert flagged or key not in added
         added.add(key)
     assert all(seen.add(key) for key in added)
+
+
+def test_rows_are_read_in_the_callers_time_zone(tmp_path, operator, program):
+    """Expiry at the end of the month is the end of the month where the import runs."""
+    program_settings_update(expiry_period=ProgramSettings.ExpiryPeriod.MONTH_END)
+    path = write(
+        tmp_path / "cards.csv", f"card_number,balance,issued_at\n{number(1)},5,2025-01-31T20:00Z\n"
+    )
+    with timezone.override("Asia/Vladivostok"):  # already 1 February there
+        cards_import(path)
+        expected = points_expire_at(program_settings(), datetime.fromisoformat("2025-01-31T20:00Z"))
+    assert Lot.objects.get().expires_at == expected
+    assert expected.astimezone(ZoneInfo("Asia/Vladivostok")).month == 2
