@@ -474,3 +474,17 @@ def test_rows_are_read_in_the_callers_time_zone(tmp_path, operator, program):
         expected = points_expire_at(program_settings(), datetime.fromisoformat("2025-01-31T20:00Z"))
     assert Lot.objects.get().expires_at == expected
     assert expected.astimezone(ZoneInfo("Asia/Vladivostok")).month == 2
+
+
+def test_two_imports_at_once_leave_the_switch_interval_as_it_was():
+    import sys
+
+    from members.imports.runner import _quick_lock_handover
+
+    interval = sys.getswitchinterval()
+    _quick_lock_handover.begin()  # the first import starts
+    _quick_lock_handover.begin()  # a second one starts
+    _quick_lock_handover.end()  # the first ends first
+    assert sys.getswitchinterval() == _quick_lock_handover.INTERVAL
+    _quick_lock_handover.end()
+    assert sys.getswitchinterval() == interval
