@@ -19,6 +19,11 @@ from .services import card_issue, card_replace, phone_validate, referral_code_en
 
 
 class MemberOutputSerializer(serializers.ModelSerializer):
+    # Imported members get theirs on first use; every answer draws it first.
+    referral_code = serializers.CharField(
+        read_only=True, help_text="The member's code for inviting friends."
+    )
+
     class Meta:
         model = Member
         fields = ["id", "full_name", "phone", "email", "status", "referral_code", "created_at"]

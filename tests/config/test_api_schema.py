@@ -78,3 +78,10 @@ def test_card_numbers_and_idempotency_keys_are_constrained_in_the_schema(schema)
         if p["name"] == "Idempotency-Key"
     )
     assert header["schema"]["minLength"] == 1
+
+
+def test_a_members_referral_code_is_never_null_in_answers(schema):
+    """Imported members have none until first use; every answer draws it first."""
+    code = schema["components"]["schemas"]["MemberOutput"]["properties"]["referral_code"]
+    assert code["type"] == "string"
+    assert not code.get("nullable")
