@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='member',
             name='referral_code',
-            field=models.CharField(blank=True, max_length=12, null=True, verbose_name='referral code'),
+            field=models.CharField(blank=True, help_text='Imported members get theirs the first time it is shown to them or asked for.', max_length=12, null=True, verbose_name='referral code'),
         ),
         migrations.AddConstraint(
             model_name='member',
