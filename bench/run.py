@@ -364,8 +364,9 @@ def tiers_create(members: int) -> None:
     with connection.cursor() as cursor:
         # A past visit worth the lowest tier, so that members hold it by right.
         cursor.execute(
-            f"INSERT INTO {MemberActivity._meta.db_table} (member_id, day, spend, purchases) "
-            "SELECT id, current_date - 100, 1500, 3 FROM members_member"
+            f"INSERT INTO {MemberActivity._meta.db_table} "
+            "(member_id, day, spend, purchases, points) "
+            "SELECT id, current_date - 100, 1500, 3, 15 FROM members_member"
         )
         cursor.execute(
             f"INSERT INTO {MemberTier._meta.db_table} (member_id, ladder_id, tier_id, since) "
