@@ -11,6 +11,22 @@ def public_storage() -> Storage:
     return storages["public"]
 
 
+# The languages marketers write customer-facing texts in, as `<field>_<code>` columns.
+TEXT_LANGUAGES = ("en", "ru", "pl")
+
+
+def text_in_language(instance: models.Model, field: str, language: str | None = None) -> str:
+    """`instance.<field>_<code>` in `language` (by default the active one), else in the
+    first language filled in; "" when none is."""
+    if language is None:
+        language = (get_language() or "en")[:2]
+    for code in (language, *(code for code in TEXT_LANGUAGES if code != language)):
+        text = getattr(instance, f"{field}_{code}", "")
+        if text:
+            return str(text)
+    return ""
+
+
 class TranslatedText(models.Model):
     """Name and description in each of the program's languages (ru, en, pl).
 
@@ -24,7 +40,7 @@ class TranslatedText(models.Model):
     description_ru = models.TextField(_("description (Russian)"), blank=True)
     description_pl = models.TextField(_("description (Polish)"), blank=True)
 
-    LANGUAGES = ("en", "ru", "pl")
+    LANGUAGES = TEXT_LANGUAGES
 
     class Meta:
         abstract = True
@@ -32,19 +48,10 @@ class TranslatedText(models.Model):
     def __str__(self) -> str:
         return self.name or f"#{self.pk}"
 
-    def _translated(self, field: str) -> str:
-        language = (get_language() or "en")[:2]
-        order = (language, *(code for code in self.LANGUAGES if code != language))
-        for code in order:
-            text = getattr(self, f"{field}_{code}", "")
-            if text:
-                return str(text)
-        return ""
-
     @property
     def name(self) -> str:
-        return self._translated("name")
+        return text_in_language(self, "name")
 
     @property
     def description(self) -> str:
-        return self._translated("description")
+        return text_in_language(self, "description")

@@ -4,12 +4,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from members.models import Member
 
 from .badges import Badge
+from .common import TEXT_LANGUAGES, text_in_language
 
 
 class Journey(models.Model):
@@ -128,7 +128,7 @@ class JourneyStep(models.Model):
     )
     offer_days = models.PositiveIntegerField(_("offer: valid days"), null=True, blank=True)
 
-    LANGUAGES = ("en", "ru", "pl")
+    LANGUAGES = TEXT_LANGUAGES
 
     class Meta:
         verbose_name = _("journey step")
@@ -153,16 +153,11 @@ class JourneyStep(models.Model):
 
     def translated(self, field: str, language: str) -> str:
         """The text in `language`, else in the first language filled in."""
-        order = (language, *(code for code in self.LANGUAGES if code != language))
-        for code in order:
-            text = getattr(self, f"{field}_{code}", "")
-            if text:
-                return str(text)
-        return ""
+        return text_in_language(self, field, language)
 
     @property
     def subject(self) -> str:
-        return self.translated("subject", (get_language() or "en")[:2])
+        return text_in_language(self, "subject")
 
 
 class JourneyEntry(models.Model):
