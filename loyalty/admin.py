@@ -25,7 +25,7 @@ from members.models import Member
 from members.selectors import member_by_card_or_phone
 
 from .adjustments import adjustment_approve, adjustment_reject
-from .admin_pages import ACTION_PAGE, PeriodForm, ReportAdmin, admin_page
+from .admin_pages import ACTION_PAGE, PeriodForm, ReadOnlyAdmin, ReportAdmin, admin_page
 from .badges import badges_cache_clear
 from .club import club_join
 from .exceptions import LoyaltyError
@@ -65,19 +65,6 @@ from .reports import COHORT_MONTHS, FIGURES, CohortRow, Dashboard, cohort_table,
 from .selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from .services import program_settings_update
 from .tiers import tier_snapshot_cache_clear
-
-
-class ReadOnlyAdmin(ModelAdmin):
-    """The ledger is append-only: the admin shows it and never edits it."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ProgramSettings)

@@ -3,11 +3,11 @@
 from typing import Any
 
 from django import forms
-from django.contrib.admin import ModelAdmin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin
 
 from members.exports import EXPORT_KINDS
 
@@ -46,7 +46,21 @@ class PeriodForm(forms.Form):
         return cleaned
 
 
-class ReportAdmin(ModelAdmin):
+class ReadOnlyAdmin(ModelAdmin):
+    """Records the admin shows and never edits (the ledger is append-only, reports and
+    statements are computed, the audit trail is written by the admin itself)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReportAdmin(ReadOnlyAdmin):
     """A report in the admin: its model's page shows the report, nothing is edited.
 
     Subclasses name the permission that opens it and draw it in `report_view`.
@@ -56,15 +70,6 @@ class ReportAdmin(ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm(self.report_permission)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):

@@ -43,7 +43,7 @@ from unfold.widgets import (
 )
 
 from loyalty.adjustments import adjustment_request
-from loyalty.admin_pages import ACTION_PAGE, PeriodForm, ReportAdmin, admin_page
+from loyalty.admin_pages import ACTION_PAGE, PeriodForm, ReadOnlyAdmin, ReportAdmin, admin_page
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import MemberTier, Tier, TierLadder
 from loyalty.program import program_settings
@@ -96,7 +96,7 @@ class GroupAdmin(BaseGroupAdmin, ModelAdmin):
 
 
 @admin.register(LogEntry)
-class AuditTrailAdmin(ModelAdmin):
+class AuditTrailAdmin(ReadOnlyAdmin):
     """Every change staff made in the admin: who, when, what (read-only). The ledger's
     adjustments and the till's actions keep their own records as well."""
 
@@ -114,15 +114,6 @@ class AuditTrailAdmin(ModelAdmin):
     @admin.display(description=_("change"))
     def summary(self, entry: LogEntry) -> str:
         return entry.get_change_message()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CardInline(TabularInline):

@@ -9,6 +9,8 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
+from loyalty.admin_pages import ReadOnlyAdmin
+
 from .models import (
     ApiKey,
     Outlet,
@@ -190,7 +192,7 @@ class StatementLineInline(TabularInline):
 
 
 @admin.register(Statement)
-class StatementAdmin(ModelAdmin):
+class StatementAdmin(ReadOnlyAdmin):
     """Statements come from the ledger: staff read, recalculate, close and download them."""
 
     list_display = [
@@ -225,15 +227,6 @@ class StatementAdmin(ModelAdmin):
     inlines = [StatementLineInline]
     actions_list = ["settle_now"]
     actions_detail = ["download_csv", "download_pdf", "recalculate", "close"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_settle_permission(self, request: HttpRequest, object_id=None) -> bool:
         """Recalculating and closing statements (the statements are never edited by hand)."""
