@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -349,7 +349,7 @@ def _run(
     with connection.cursor() as cursor:
         _staging_create(cursor)
         inserter = None if summary.dry_run else _Inserter(cursor, now)
-        with _ReadAhead(_chunks(table, parser, _chunk_format[connection.vendor])) as chunks:
+        with _ReadAhead(_chunks(table, parser, _chunk_format())) as chunks:
             while True:
                 with steps("read and check rows (waiting for the reading thread)"):
                     chunk = next(chunks, None)
@@ -607,9 +607,8 @@ def _copy_text(rows: list[tuple[Any, ...]]) -> str:
     return "".join(map(_copy_line, rows))
 
 
-def _sqlite_parameters(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def _sqlite_parameters(ops: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The values stored the way Django stores them on SQLite."""
-    ops = connection.ops
     adapted = []
     for row in rows:
         values = list(row)
@@ -620,10 +619,13 @@ def _sqlite_parameters(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return adapted
 
 
-_chunk_format: dict[str, Callable[[list[tuple[Any, ...]]], Any]] = {
-    "postgresql": _copy_text,
-    "sqlite": _sqlite_parameters,
-}
+def _chunk_format() -> Callable[[list[tuple[Any, ...]]], Any]:
+    """How the reading thread formats a chunk for this database. Bound here, in the
+    importing thread: Django's `connection` is per thread, and the reading thread has
+    none of its own."""
+    if connection.vendor == "postgresql":
+        return _copy_text
+    return partial(_sqlite_parameters, connection.ops)
 
 
 def _chunk_stage(cursor: Any, chunk: Chunk) -> None:
