@@ -56,7 +56,8 @@ FIGURES = (
 )
 
 
-def _bounds(first: date, last: date) -> tuple[datetime, datetime]:
+def days_bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    """The days `first` to `last`, both included, as [start, end) in the program's time zone."""
     zone = timezone.get_default_timezone()
     return (
         datetime.combine(first, time.min, tzinfo=zone),
@@ -71,7 +72,7 @@ def _local_day(field_name: str) -> TruncDate:
 def daily_figures_refresh(first: date, last: date, *, now: datetime | None = None) -> int:
     """Recompute the days from `first` to `last` (inclusive); returns the days written."""
     now = now or timezone.now()
-    start, end = _bounds(first, last)
+    start, end = days_bounds(first, last)
     days: dict[date, dict[str, Any]] = defaultdict(dict)
     for row in (
         Member.objects.filter(created_at__gte=start, created_at__lt=end)
@@ -288,7 +289,7 @@ def dashboard(first: date, last: date, *, today: date | None = None) -> Dashboar
         .order_by("tier__ladder__name", "tier__rank")
     ]
     board.top_rewards = _top_rewards(first, last)
-    start, end = _bounds(first, last)
+    start, end = days_bounds(first, last)
     board.tier_moves = [
         (row["from_tier__name"] or "—", row["to_tier__name"] or "—", row["n"])
         for row in TierChange.objects.filter(created_at__gte=start, created_at__lt=end)
@@ -335,7 +336,7 @@ def _active_since(first: date) -> int:
 
 
 def _top_rewards(first: date, last: date, limit: int = 10) -> list[tuple[str, int]]:
-    start, end = _bounds(first, last)
+    start, end = days_bounds(first, last)
     counts = list(
         Voucher.objects.filter(issued_at__gte=start, issued_at__lt=end, reward__isnull=False)
         .values("reward_id")
@@ -393,7 +394,7 @@ def cohort_table(first: date, last: date, *, today: date | None = None) -> list[
     """Cohorts that joined from `first`'s month to `last`'s month."""
     today = today or timezone.localdate()
     zone = timezone.get_default_timezone()
-    start, end = _bounds(first.replace(day=1), last)
+    start, end = days_bounds(first.replace(day=1), last)
     sizes = {
         _as_date(row["cohort"]): row["n"]
         for row in Member.objects.filter(created_at__gte=start, created_at__lt=end)

@@ -1,7 +1,7 @@
 import csv
 import io
 import itertools
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from loyalty.admin_pages import ACTION_PAGE, PeriodForm, ReadOnlyAdmin, ReportAd
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import MemberTier, Tier, TierLadder
 from loyalty.program import program_settings
+from loyalty.reports import days_bounds
 from loyalty.selectors import member_balance
 from loyalty.tiers import tier_floor_set
 from partners.models import OPERATOR_PARTNER_CODE, Partner
@@ -968,9 +969,7 @@ class CashierReportAdmin(ReportAdmin):
         form = PeriodForm(request.GET or {"start": today - timedelta(days=89), "end": today})
         rows: list[dict[str, Any]] = []
         if form.is_valid():
-            tz = timezone.get_current_timezone()
-            start = datetime.combine(form.cleaned_data["start"], time(), tzinfo=tz)
-            end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time(), tzinfo=tz)
+            start, end = days_bounds(form.cleaned_data["start"], form.cleaned_data["end"])
             rows = cashier_kpis(start, end)
             export = self.export_kind(request)
             if export:
