@@ -54,7 +54,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     fields: Any
     if isinstance(exc, LoyaltyError):
         fields = {exc.field: [exc.message]} if exc.field else None
-        return _error(exc.error_code, exc.message, exc.status_code, fields)
+        refusal = _error(exc.error_code, exc.message, exc.status_code, fields)
+        if exc.authenticate_header:
+            refusal["WWW-Authenticate"] = exc.authenticate_header
+        return refusal
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         return _error("invalid", _("The request has invalid fields."), 400, _flat_errors(detail))

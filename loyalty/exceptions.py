@@ -7,6 +7,8 @@ class LoyaltyError(Exception):
     status_code = 400
     default_message = _("The operation was refused.")
     error_code = "refused"
+    # The `WWW-Authenticate` scheme a 401 answer names.
+    authenticate_header: str | None = None
 
     def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
         self.message = str(message or self.default_message)

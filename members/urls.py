@@ -5,11 +5,7 @@ from . import views
 
 urlpatterns = [
     path("", views.till_page, name="till"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="till/login.html", next_page="till"),
-        name="till-login",
-    ),
+    path("login/", views.TillLoginView.as_view(), name="till-login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="till-login"), name="till-logout"),
     path("find/", views.till_find_view, name="till-find"),
     path("issue/", views.till_issue_view, name="till-issue"),

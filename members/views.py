@@ -6,8 +6,12 @@ from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth import login
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,6 +24,7 @@ from rewards.selectors import voucher_code_like, voucher_code_normalize, voucher
 
 from .ean import ean13_is_valid
 from .models import Card, Cashier, Member
+from .signin import TILL_BACKEND, SignInForm, made_at_till
 from .till import (
     cashier_of,
     till_find,
@@ -36,14 +41,47 @@ TillView = Callable[[HttpRequest, Cashier], HttpResponse]
 
 
 def cashier_view(view: TillView) -> Callable[[HttpRequest], HttpResponse]:
-    """Signed in, and a cashier: the till's views get the cashier as an argument."""
+    """A cashier signed in at the till (or a staff member, signed in to the back-office,
+    who is also a cashier): the till's views get the cashier as an argument."""
 
-    @login_required(login_url="till-login")
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
-        return view(request, cashier_of(request.user))
+        user = request.user
+        if not (user.is_authenticated and (made_at_till(request) or user.is_staff)):
+            # A cabinet session opens the cabinet only: sign in here.
+            return redirect_to_login(request.get_full_path(), "till-login")
+        return view(request, cashier_of(user))
 
     return wrapper
+
+
+class TillSignInForm(SignInForm, AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "not_cashier": _(
+            "Only cashiers sign in at the till. Staff who are also cashiers open the till "
+            "after signing in to the back-office."
+        ),
+    }
+
+    def confirm_login_allowed(self, user: AbstractBaseUser) -> None:
+        super().confirm_login_allowed(user)
+        is_staff = getattr(user, "is_staff", False) or getattr(user, "is_superuser", False)
+        if is_staff or not Cashier.objects.filter(user_id=user.pk, is_active=True).exists():
+            raise ValidationError(self.error_messages["not_cashier"], code="not_cashier")
+
+
+class TillLoginView(LoginView):
+    """The till's sign-in: cashiers only, through the limits and the second factor of every
+    door; the session it makes opens the till and nothing else."""
+
+    form_class = TillSignInForm
+    template_name = "till/login.html"
+    next_page = "till"
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        login(self.request, form.get_user(), backend=TILL_BACKEND)
+        return HttpResponseRedirect(self.get_success_url())
 
 
 def _member_context(

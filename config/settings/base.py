@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After authentication: a session made at the till is anonymous outside it.
+    "members.middleware.till_session_confine",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,6 +123,7 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",  # admin and till logins by username
     "allauth.account.auth_backends.AuthenticationBackend",  # the cabinet, by email
+    "members.signin.TillSessionBackend",  # authenticates nobody: marks till sessions
 ]
 
 # The customer cabinet (django-allauth): sign-up and login by email or phone,

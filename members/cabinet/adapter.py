@@ -6,11 +6,13 @@ from typing import Any
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser, User
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..models import CabinetPhone
 from ..phones import InvalidPhone, phone_normalize
+from ..signin import attempts_key
 from ..sms import sms_send
 from .services import phone_member_link
 
@@ -34,6 +36,12 @@ class CabinetPhoneField(forms.CharField):
 
 
 class CabinetAccountAdapter(DefaultAccountAdapter):
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
+        # allauth counts failed sign-ins per login as typed (and every phone sign-in on
+        # one empty key); count them per account, as every other door does.
+        login = credentials.get("email") or credentials.get("username") or credentials.get("phone")
+        return attempts_key(str(login or ""))
+
     def phone_form_field(self, **kwargs: Any) -> forms.Field:
         return CabinetPhoneField(**kwargs)
 

@@ -8,12 +8,11 @@ only: there is no member id in any URL.
 from typing import Any
 
 import django_filters
-from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
@@ -25,11 +24,13 @@ from rest_framework.views import APIView
 from loyalty.api_base import (
     ERROR_RESPONSES,
     IDEMPOTENCY_KEY,
+    ErrorSerializer,
     MoneyField,
     idempotency_key_header,
     result_response,
     validated_input,
 )
+from loyalty.exceptions import LoyaltyError
 from loyalty.models import Transfer
 from loyalty.tiers import member_benefits
 from rewards.api import VoucherSerializer
@@ -37,6 +38,7 @@ from rewards.services import reward_redeem, voucher_summary
 
 from ..models import Member
 from ..services import referral_code_ensure
+from ..signin import SignInRefused, password_sign_in
 from .selectors import (
     HISTORY_KINDS,
     cabinet_balance,
@@ -46,6 +48,42 @@ from .selectors import (
     member_vouchers,
     reward_catalogue,
 )
+
+
+class SignInFailed(LoyaltyError):
+    """A refused token request: 401 with why (429 when too many attempts failed)."""
+
+    CODES = {
+        "wrong": "authentication_failed",
+        "code_needed": "code_required",
+        "code_wrong": "code_wrong",
+        "too_many": "too_many_attempts",
+    }
+
+    def __init__(self, refusal: SignInRefused) -> None:
+        super().__init__(refusal.message)
+        self.error_code = self.CODES[refusal.reason]
+        self.status_code = 429 if refusal.reason == "too_many" else 401
+        self.authenticate_header = "Token" if self.status_code == 401 else None
+
+
+TOKEN_ERROR_RESPONSES = {
+    400: ERROR_RESPONSES[400],
+    401: OpenApiResponse(
+        ErrorSerializer,
+        description=(
+            "`authentication_failed`: the email or password is not right; `code_required`: "
+            "the account has two-factor authentication, send `code` too; `code_wrong`."
+        ),
+    ),
+    429: OpenApiResponse(
+        ErrorSerializer,
+        description=(
+            "`too_many_attempts`: too many failed sign-ins for this account or from this "
+            "address (wait a few minutes), or `throttled`: too many requests from this address."
+        ),
+    ),
+}
 
 
 class MemberApiView(APIView):
@@ -67,6 +105,9 @@ class MemberApiView(APIView):
 
 
 class TokenObtainApi(APIView):
+    """The cabinet's sign-in for a mobile app: the same limits per address and per account,
+    and the same second factor, as the cabinet's own sign-in page."""
+
     authentication_classes: list[Any] = []
     permission_classes: list[Any] = []
     throttle_classes = [ScopedRateThrottle]
@@ -75,6 +116,15 @@ class TokenObtainApi(APIView):
     class TokenInputSerializer(serializers.Serializer):
         email = serializers.EmailField()
         password = serializers.CharField(max_length=200)
+        code = serializers.CharField(
+            max_length=20,
+            required=False,
+            allow_blank=True,
+            help_text=(
+                "The authenticator app's code, or a recovery code: needed by accounts with "
+                "two-factor authentication (`401 code_required` without it)."
+            ),
+        )
 
     class TokenOutputSerializer(serializers.Serializer):
         token = serializers.CharField()
@@ -83,14 +133,20 @@ class TokenObtainApi(APIView):
         operation_id="me_token",
         summary="A token for the mobile app, for the cabinet's email and password",
         request=TokenInputSerializer,
-        responses={200: TokenOutputSerializer, **ERROR_RESPONSES},
+        responses={200: TokenOutputSerializer, **TOKEN_ERROR_RESPONSES},
         auth=[],
     )
     def post(self, request: Request) -> Response:
         data = validated_input(self.TokenInputSerializer, request.data)
-        user = authenticate(request._request, email=data["email"], password=data["password"])
-        if not isinstance(user, User):
-            raise exceptions.AuthenticationFailed(_("The email or password is not right."))
+        try:
+            user = password_sign_in(
+                request._request,
+                login=data["email"],
+                password=data["password"],
+                code=data.get("code", ""),
+            )
+        except SignInRefused as refusal:
+            raise SignInFailed(refusal) from None
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 

@@ -41,7 +41,7 @@ def test_a_wrong_password_gets_no_token(member_user):
     response = APIClient().post(
         "/api/v1/me/token/", {"email": "anna@example.com", "password": "nope"}, format="json"
     )
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401
     assert "not right" in response.json()["detail"]
 
 
@@ -136,7 +136,7 @@ def test_password_guessing_through_the_token_endpoint_is_throttled(member_user):
             {"email": "anna@example.com", "password": f"guess-{n}"},
             format="json",
         ).status_code
-        for n in range(12)
+        for n in range(8)
     ]
-    assert statuses[-1] == 429
-    assert statuses.count(429) == 2
+    # allauth's limit: five failures per account, then the account waits.
+    assert statuses == [401] * 5 + [429] * 3

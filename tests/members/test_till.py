@@ -9,6 +9,7 @@ from django.urls import reverse
 from loyalty.models import Purchase
 from members.ean import ean13_from_serial
 from members.models import Card, Cashier, TillAction
+from members.signin import TILL_BACKEND
 from rewards.models import Voucher
 from rewards.services import personal_offer_issue
 from tests.balances import available_points
@@ -22,7 +23,7 @@ def cashier(client, operator, instant_program):
     outlet = OutletFactory(partner=operator, code="central", name="Central")
     user = User.objects.create_user("kasia", password="pw-test-only", first_name="Kasia")
     profile = Cashier.objects.create(user=user, outlet=outlet, phone="+79130000099")
-    client.force_login(user)
+    client.force_login(user, backend=TILL_BACKEND)
     return profile
 
 
@@ -34,7 +35,7 @@ def test_only_a_signed_in_cashier_reaches_the_till(client, operator):
     response = client.get(reverse("till"))
     assert response.status_code == 302
     assert reverse("till-login") in response.url
-    client.force_login(User.objects.create_user("clerk", password="pw-test-only"))
+    client.force_login(User.objects.create_user("clerk", password="pw-test-only", is_staff=True))
     assert client.get(reverse("till")).status_code == 403
     assert post(client, "till-find", q="123").status_code == 403
 
