@@ -4,6 +4,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .webhook_urls import webhook_url_validate
+
 # The operator's own brand is a partner too; migrations create it.
 OPERATOR_PARTNER_CODE = "main"
 
@@ -164,7 +166,12 @@ class WebhookEndpoint(models.Model):
     partner = models.ForeignKey(
         Partner, on_delete=models.CASCADE, related_name="webhooks", verbose_name=_("partner")
     )
-    url = models.URLField(_("URL"), max_length=500)
+    url = models.URLField(
+        _("URL"),
+        max_length=500,
+        validators=[webhook_url_validate],
+        help_text=_("An https:// address on the public internet. Redirects are not followed."),
+    )
     events = models.JSONField(
         _("events"), default=list, help_text=_("The events sent to this URL.")
     )

@@ -51,7 +51,14 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def local_hosts_allowed(settings):
+    """The local test servers speak http on 127.0.0.1, which production refuses."""
+    settings.WEBHOOK_ALLOW_HTTP = True
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+
+
+@pytest.fixture
+def receiver(local_hosts_allowed):
     receiver = Receiver()
     yield receiver
     receiver.server.shutdown()
@@ -132,7 +139,9 @@ def test_a_refused_delivery_is_retried_with_backoff_then_given_up(
     assert len({headers["webhook-id"] for headers, _body in receiver.requests}) == 1
 
 
-def test_an_unreachable_endpoint_is_recorded_and_picked_up_by_the_job(operator, card, program):
+def test_an_unreachable_endpoint_is_recorded_and_picked_up_by_the_job(
+    operator, card, program, local_hosts_allowed
+):
     endpoint = WebhookEndpoint.objects.create(
         partner=operator,
         url="http://127.0.0.1:9/closed",
@@ -206,3 +215,19 @@ def test_a_hold_that_ran_out_is_reported_to_its_partner(operator, card, program,
         hold["id"],
         30,
     )
+
+
+def test_the_admin_refuses_the_cloud_metadata_address(client, operator):
+    client.force_login(User.objects.create_superuser("boss", password="pw-test-only"))
+    response = client.post(
+        reverse("admin:partners_webhookendpoint_add"),
+        {
+            "partner": operator.pk,
+            "url": "https://169.254.169.254/latest/meta-data/",
+            "events": ["points.earned"],
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert "169.254.169.254 is not a public internet address." in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
