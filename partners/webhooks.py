@@ -6,16 +6,23 @@ that rolled back. Sending happens outside any transaction (no row lock is
 held across the network): a delivery is claimed by a conditional update, sent
 with Standard Webhooks headers, and either marked delivered or given its next
 attempt time. A beat job picks up deliveries whose task was lost.
+
+Each send checks the endpoint's URL again and resolves its host itself
+(`webhook_urls`): a host that now resolves to a private address is a failed
+attempt, and the connection goes to the addresses checked, never to the name
+resolved a second time. Redirects are not followed.
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
+import http.client
 import json
 import secrets
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -24,10 +31,12 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from loyalty.cache import ProcessCache
 
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .webhook_urls import WebhookTarget, WebhookUrlRefused, webhook_target_resolve
 
 # Waits before each retry (Standard Webhooks' suggested schedule, shortened).
 RETRY_DELAYS = [
@@ -146,28 +155,79 @@ def webhook_deliver(delivery_id: int, *, now: datetime | None = None) -> str | N
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str, int]:
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     timestamp = int(time.time())
-    request = urllib.request.Request(  # noqa: S310 (partners' URLs are http or https, admin-set)
-        delivery.endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "webhook-id": delivery.message_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": webhook_signature(
-                delivery.endpoint.secret, delivery.message_id, timestamp, body
-            ),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": delivery.message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": webhook_signature(
+            delivery.endpoint.secret, delivery.message_id, timestamp, body
+        ),
+    }
     started = time.perf_counter()
+    status_code, error = _send(delivery.endpoint.url, body, headers)
+    return status_code, error[:300], int((time.perf_counter() - started) * 1000)
+
+
+def _send(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str]:
+    """POST to the addresses the URL's host has now, if they are allowed: (status, error)."""
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            status_code, error = response.status, ""
-    except urllib.error.HTTPError as failure:
-        status_code, error = failure.code, ""
-    except (urllib.error.URLError, TimeoutError, OSError) as failure:
-        status_code, error = None, str(getattr(failure, "reason", failure))[:300]
-    return status_code, error, int((time.perf_counter() - started) * 1000)
+        target = webhook_target_resolve(url)
+    except WebhookUrlRefused as refusal:
+        return None, refusal.message
+    connection = _connection(target)
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        status_code = connection.getresponse().status
+    except (OSError, http.client.HTTPException) as failure:
+        return None, str(failure) or type(failure).__name__
+    finally:
+        connection.close()
+    if 300 <= status_code < 400:
+        # Following it would post wherever it points, past the checks above.
+        return status_code, _("The endpoint answered with a redirect, which is not followed.")
+    return status_code, ""
+
+
+def _connection(target: WebhookTarget) -> http.client.HTTPConnection:
+    if target.scheme == "https":
+        return _PinnedHTTPSConnection(target)
+    return _PinnedHTTPConnection(target)
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Plain http (where allowed) to the checked addresses, with the name as Host."""
+
+    def __init__(self, target: WebhookTarget) -> None:
+        super().__init__(target.host, target.port, timeout=TIMEOUT_SECONDS)
+        self.addresses = target.addresses
+
+    def connect(self) -> None:
+        self.sock = _socket_open(self.addresses, self.port, self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS to the checked addresses: the certificate is verified for the name, sent as SNI."""
+
+    def __init__(self, target: WebhookTarget) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(target.host, target.port, timeout=TIMEOUT_SECONDS, context=self.tls)
+        self.addresses = target.addresses
+
+    def connect(self) -> None:
+        self.sock = _socket_open(self.addresses, self.port, self.timeout)
+        self.sock = self.tls.wrap_socket(self.sock, server_hostname=self.host)
+
+
+def _socket_open(addresses: tuple[str, ...], port: int, timeout: float | None) -> socket.socket:
+    """Connect to the first checked address that answers.
+
+    Never to the name: resolving it again could give an address nobody checked.
+    """
+    *others, last = addresses
+    for address in others:
+        with contextlib.suppress(OSError):
+            return socket.create_connection((address, port), timeout)
+    return socket.create_connection((last, port), timeout)
 
 
 def _attempt_record(

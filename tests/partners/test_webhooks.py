@@ -1,11 +1,18 @@
 """Webhooks: events recorded with the work, signed per Standard Webhooks, retried."""
 
 import json
+import socket
+import ssl
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
@@ -22,16 +29,22 @@ from partners.webhooks import (
     webhooks_due_send,
 )
 from tests.factories import PartnerFactory
+from tests.partners.test_webhook_urls import PUBLIC_V4, dns_answers
 
 pytestmark = pytest.mark.django_db
 
 
 class Receiver:
-    """A local HTTP server that records requests and answers the given statuses."""
+    """A local HTTP(S) server that records requests and answers the given statuses.
 
-    def __init__(self):
+    With `tls` it speaks HTTPS and records the name each client asked for (SNI).
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None):
         self.requests = []
+        self.paths = []
         self.statuses = []
+        self.server_names = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,14 +52,22 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 receiver.requests.append((headers, body))
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 204)
+                receiver.paths.append(self.path)
+                status = receiver.statuses.pop(0) if receiver.statuses else 204
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", f"{receiver.url}/followed")
                 self.end_headers()
 
             def log_message(self, *args):
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        if tls is not None:
+            tls.sni_callback = lambda _socket, name, _context: self.server_names.append(name)
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -217,6 +238,21 @@ def test_a_hold_that_ran_out_is_reported_to_its_partner(operator, card, program,
     )
 
 
+def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
+    operator, card, program, endpoint, receiver, django_capture_on_commit_callbacks
+):
+    receiver.statuses = [302]
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(operator, card)
+    delivery = WebhookDelivery.objects.get()
+    attempt = delivery.attempt_log.get()
+    assert (attempt.status_code, attempt.error) == (
+        302,
+        "The endpoint answered with a redirect, which is not followed.",
+    )
+    assert (delivery.status, receiver.paths) == ("pending", ["/hooks"])
+
+
 def test_the_admin_refuses_the_cloud_metadata_address(client, operator):
     client.force_login(User.objects.create_superuser("boss", password="pw-test-only"))
     response = client.post(
@@ -231,3 +267,196 @@ def test_the_admin_refuses_the_cloud_metadata_address(client, operator):
     assert response.status_code == 200
     assert "169.254.169.254 is not a public internet address." in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
+
+
+HOOKS_HOST = "hooks.partner.example"
+
+
+class Connections(list):
+    """TCP connections webhooks opened, as (address, port); each really goes to `target`."""
+
+    target = ("127.0.0.1", 9)  # nothing listens there
+
+
+@pytest.fixture
+def connections(monkeypatch):
+    opened = Connections()
+    real_create_connection = socket.create_connection
+
+    def create_connection(address, *args, **kwargs):
+        opened.append(address)
+        return real_create_connection(opened.target, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    return opened
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    """DNS as the test sets it: the partner's name is public until a test says otherwise."""
+    answers = {HOOKS_HOST: [PUBLIC_V4]}
+    return SimpleNamespace(answers=answers, asked=dns_answers(monkeypatch, answers))
+
+
+@pytest.fixture
+def public_endpoint(operator, dns):
+    endpoint = WebhookEndpoint(
+        partner=operator,
+        url=f"https://{HOOKS_HOST}/events?source=loyalty",
+        events=["points.earned"],
+        secret=webhook_secret_new(),
+    )
+    endpoint.full_clean()
+    endpoint.save()
+    dns.asked.clear()
+    return endpoint
+
+
+def test_a_name_that_now_resolves_to_loopback_is_refused_at_send_and_nothing_connects(
+    operator, card, program, dns, public_endpoint, connections, django_capture_on_commit_callbacks
+):
+    dns.answers[HOOKS_HOST] = ["127.0.0.1"]  # DNS rebinding, after the URL was validated
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(operator, card)
+    delivery = WebhookDelivery.objects.get()
+    attempt = delivery.attempt_log.get()
+    assert (attempt.status_code, attempt.error) == (
+        None,
+        f"{HOOKS_HOST} resolves to 127.0.0.1, which is not a public internet address.",
+    )
+    assert (delivery.status, delivery.next_attempt_at) == (
+        "pending",
+        attempt.attempted_at + RETRY_DELAYS[0],
+    )
+    assert connections == []
+
+
+def test_an_endpoint_saved_before_the_checks_is_refused_at_send(
+    operator, card, program, connections
+):
+    WebhookEndpoint.objects.create(
+        partner=operator,
+        url="https://169.254.169.254/latest/meta-data/",
+        events=["points.earned"],
+        secret=webhook_secret_new(),
+    )
+    buy(operator, card)
+    webhooks_due_send()
+    attempt = WebhookDelivery.objects.get().attempt_log.get()
+    assert attempt.error == "169.254.169.254 is not a public internet address."
+    assert connections == []
+
+
+@pytest.fixture
+def https_receiver_for(tmp_path, monkeypatch, connections):
+    """Starts an HTTPS receiver with a certificate for the name given, issued by a CA
+    trusted like a real one; the connections opened to the partner's address reach it."""
+    receivers = []
+
+    def start(certificate_name):
+        ca_file, cert_file, key_file = certificate_files(tmp_path, certificate_name)
+        # OpenSSL reads the default trust store's location from here when a context loads it.
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert_file, key_file)
+        receivers.append(Receiver(tls=tls))
+        connections.target = ("127.0.0.1", receivers[-1].port)
+        return receivers[-1]
+
+    yield start
+    for receiver in receivers:
+        receiver.server.shutdown()
+
+
+def test_a_send_connects_to_the_checked_address_with_the_name_for_tls_and_host(
+    operator,
+    card,
+    program,
+    dns,
+    public_endpoint,
+    https_receiver_for,
+    connections,
+    django_capture_on_commit_callbacks,
+):
+    receiver = https_receiver_for(HOOKS_HOST)
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(operator, card)
+    assert WebhookDelivery.objects.get().status == "delivered"
+    assert connections == [(PUBLIC_V4, 443)]
+    assert dns.asked == [HOOKS_HOST]  # resolved once, then that address is used
+    headers, _body = receiver.requests[0]
+    assert (headers["host"], receiver.server_names) == (HOOKS_HOST, [HOOKS_HOST])
+    assert receiver.paths == ["/events?source=loyalty"]
+
+
+def test_a_certificate_for_another_name_fails_the_attempt(
+    operator, card, program, public_endpoint, https_receiver_for, connections
+):
+    receiver = https_receiver_for("other.example")
+    buy(operator, card)
+    webhooks_due_send()
+    attempt = WebhookDelivery.objects.get().attempt_log.get()
+    assert attempt.status_code is None
+    assert "certificate verify failed" in attempt.error
+    assert (connections, receiver.requests) == ([(PUBLIC_V4, 443)], [])
+
+
+def certificate_files(directory, hostname):
+    """A throwaway certificate authority (its PEM file) and a server certificate and key."""
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Webhook test CA")])
+    ca = (
+        _certificate_builder(ca_name, ca_name, ca_key, now)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(CA_KEY_USAGE, critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    server = (
+        _certificate_builder(server_name, ca_name, key, now)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return files
+
+
+CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=False,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+def _certificate_builder(subject, issuer, key, now):
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
