@@ -110,6 +110,40 @@ class CellError(ValueError):
     """A cell that cannot be read; the message is shown in the import report."""
 
 
+# No field's value comes near this (an email is at most 254 characters): a longer
+# cell is not data the import can use, and is never copied whole anywhere.
+CELL_MAX_CHARS = 1000
+# What the report quotes of a refused cell.
+QUOTE_MAX_CHARS = 100
+# Control characters other than tab and line breaks, and halves of surrogate pairs
+# (which some codecs, such as UTF-7, decode to and UTF-8 cannot encode). PostgreSQL
+# refuses NUL in any text; none of these is text a user typed.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def text_check(text: str) -> None:
+    """Refuse a text cell that is too long or holds a character that is not text."""
+    if len(text) > CELL_MAX_CHARS:
+        raise CellError(
+            _("The cell is longer than %(limit)d characters.") % {"limit": CELL_MAX_CHARS}
+        )
+    # isprintable() is true for almost every cell and far cheaper than the search.
+    bad = None if text.isprintable() else _NOT_TEXT.search(text)
+    if bad:
+        raise CellError(
+            _("The cell holds a character that is not text: U+%(code)04X.") % {"code": ord(bad[0])}
+        )
+
+
+def cell_quote(value: Any) -> str:
+    """A cell as the report quotes it: shortened, and with the characters that are not
+    text written as escapes (a NUL or a lone surrogate cannot be stored or encoded)."""
+    text = "" if value is None else str(value)
+    if len(text) > QUOTE_MAX_CHARS:
+        text = text[:QUOTE_MAX_CHARS] + "\u2026"
+    return _NOT_TEXT.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""

@@ -42,7 +42,9 @@ def table_open(
         head = probe.read(SAMPLE_BYTES)
     if head.startswith(b"PK") and zipfile.is_zipfile(path):
         return _xlsx_open(path)
-    if b"\x00" in head:
+    if head.count(b"\x00") > max(4, len(head) // 100):
+        # Binary, or UTF-16: NULs are a good part of it. A stray NUL or two in a CSV
+        # are the problem of their rows (see fields.text_check).
         raise UnreadableFile(_("This is not a CSV or XLSX file."))
     chosen = _encoding_detect(head) if encoding == "auto" else encoding
     try:

@@ -133,6 +133,7 @@ class ImportSummary:
 def columns_map(headers: list[str], mapping: dict[str, str]) -> tuple[dict[int, str], list[str]]:
     """Which column holds which field: `mapping` (source header -> field) first, then the
     known header spellings. Returns {column index: field} and the ignored headers."""
+    _headers_check(headers)
     unknown = sorted(set(mapping.values()) - set(F.FIELDS))
     if unknown:
         raise UnreadableFile(
@@ -159,6 +160,18 @@ def columns_map(headers: list[str], mapping: dict[str, str]) -> tuple[dict[int, 
             % {"headers": ", ".join(headers)}
         )
     return found, ignored
+
+
+def _headers_check(headers: list[str]) -> None:
+    """Headers go into messages, the summary and the report: they follow a cell's rules."""
+    for column, header in enumerate(headers, start=1):
+        try:
+            F.text_check(header)
+        except F.CellError as error:
+            raise UnreadableFile(
+                _("The header of column %(column)d: %(reason)s")
+                % {"column": column, "reason": error}
+            ) from None
 
 
 class RowParser:
@@ -201,9 +214,11 @@ class RowParser:
         for name, index, header, parse in self.cells:
             raw = cells[index] if index < width else None
             try:
+                if raw.__class__ is str:
+                    F.text_check(raw)  # before any parser copies it or it reaches the database
                 values[name] = parse(raw)
             except F.CellError as error:
-                problems.append([header, "" if raw is None else str(raw), str(error)])
+                problems.append([header, F.cell_quote(raw), str(error)])
         issued_at = values.get("issued_at")
         balance = values["balance"]
         maybe_repeat = False

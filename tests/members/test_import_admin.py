@@ -86,3 +86,17 @@ def test_hand_mapping_from_the_form(staff, operator, program, django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         upload(staff, content=content, mapping="Kartennummer=card_number\nPunkte=balance")
     assert CardImport.objects.get().check_summary["created"] == 1
+
+
+def test_a_nul_byte_past_the_first_64_kb_is_a_row_error_not_a_server_error(
+    staff, operator, program, django_capture_on_commit_callbacks
+):
+    rows = "".join(f"{ean13_from_serial('777', i)};Anna\r\n" for i in range(1, 5000))
+    content = f"Номер карты;ФИО\r\n{rows}{ean13_from_serial('777', 9000)};Iv\0an\r\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(staff, content=content.encode("cp1251"))
+    job = CardImport.objects.get()
+    assert job.status == CardImport.Status.CHECKED
+    assert (job.check_summary["created"], job.check_summary["errors"]) == (4999, 1)
+    page = staff.get(reverse("admin:members_cardimport_change", args=[job.pk])).content.decode()
+    assert "The cell holds a character that is not text: U+0000." in page
