@@ -2,8 +2,11 @@
 
 Both runs are Celery tasks (eager in the demo). Progress goes to the cache,
 not the database: the import's own transaction would hide it until commit.
+Every run ends in a final state, even on an error nobody foresaw: the page
+would otherwise show "checking" forever.
 """
 
+import logging
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,13 +15,16 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.files.base import File
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from members.models import CardImport
 
 from .reader import UnreadableFile
 from .runner import ImportRefused, ImportSummary, cards_import
+
+logger = logging.getLogger(__name__)
 
 PROGRESS_TTL = 6 * 60 * 60
 
@@ -83,11 +89,27 @@ def _run(import_id: int, *, dry_run: bool) -> None:
     expected = CardImport.Status.CHECKING if dry_run else CardImport.Status.IMPORTING
     if job.status != expected:
         return  # a redelivered task: this step already ran
-    cache.set(progress_key(job.pk), 0, PROGRESS_TTL)
-    source = Path(job.file.path)
-    report = source.with_name(f"{source.stem}.{'check' if dry_run else 'import'}-report.csv")
+    imported = False  # whether the import's transaction has committed
     try:
-        summary = cards_import(
+        source = Path(job.file.path)
+        report = source.with_name(f"{source.stem}.{'check' if dry_run else 'import'}-report.csv")
+        summary = _import(job, source, report, dry_run=dry_run)
+        if summary is None:
+            return  # the file's own problem, recorded with its reason
+        imported = not dry_run
+        _result_record(job, summary, report, dry_run=dry_run)
+    except Exception:
+        # Not re-raised: in the demo the task runs inside the admin's request, which
+        # would answer 500, and a worker would only log it.
+        logger.exception("card import %s stopped on an unexpected error", job.pk)
+        _unexpected_error_record(job.pk, imported=imported)
+
+
+def _import(job: CardImport, source: Path, report: Path, *, dry_run: bool) -> ImportSummary | None:
+    """The run itself; None when the file is unreadable or refused (the job says why)."""
+    cache.set(progress_key(job.pk), 0, PROGRESS_TTL)
+    try:
+        return cards_import(
             source,
             on_conflict=job.on_conflict,
             dry_run=dry_run,
@@ -100,7 +122,10 @@ def _run(import_id: int, *, dry_run: bool) -> None:
     except (UnreadableFile, ImportRefused) as error:
         _report_keep(job, report)
         _finish(job, status=CardImport.Status.FAILED, error=str(error))
-        return
+        return None
+
+
+def _result_record(job: CardImport, summary: ImportSummary, report: Path, *, dry_run: bool) -> None:
     cache.set(progress_key(job.pk), summary.rows, PROGRESS_TTL)
     _report_keep(job, report)
     if dry_run:
@@ -109,6 +134,32 @@ def _run(import_id: int, *, dry_run: bool) -> None:
     else:
         job.import_summary = _summary_data(summary)
         _finish(job, status=CardImport.Status.DONE)
+
+
+def _unexpected_error_record(import_id: int, *, imported: bool) -> None:
+    """A final state after an error nobody foresaw, told as it is: the import is one
+    transaction, so either it rolled back or it had committed before the error.
+
+    Only these columns are updated: the job object may hold what made saving it fail.
+    A connection the error broke (the server went away) is dropped for a fresh one.
+    """
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
+    if imported:
+        status = CardImport.Status.DONE
+        error = _(
+            "The cards were imported, but the result could not be recorded; "
+            "the details are in the server log."
+        )
+    else:
+        status = CardImport.Status.FAILED
+        error = _(
+            "An unexpected error stopped this run and nothing was imported; "
+            "the details are in the server log."
+        )
+    CardImport.objects.filter(pk=import_id).update(
+        status=status, error=error, finished_at=timezone.now()
+    )
 
 
 def _report_keep(job: CardImport, report: Path) -> None:

@@ -5,8 +5,9 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from loyalty.models import Transfer
 from members.ean import ean13_from_serial
-from members.models import CardImport, Member
+from members.models import Card, CardImport, Member
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +101,71 @@ def test_a_nul_byte_past_the_first_64_kb_is_a_row_error_not_a_server_error(
     assert (job.check_summary["created"], job.check_summary["errors"]) == (4999, 1)
     page = staff.get(reverse("admin:members_cardimport_change", args=[job.pk])).content.decode()
     assert "The cell holds a character that is not text: U+0000." in page
+
+
+def test_an_unexpected_error_fails_the_job_with_a_generic_message_and_logs_it(
+    staff, operator, program, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    from members.imports import jobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(jobs, "cards_import", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(staff)
+    job = CardImport.objects.get()
+    assert response.status_code == 302
+    assert job.status == CardImport.Status.FAILED
+    assert job.error.startswith("An unexpected error stopped this run and nothing was imported")
+    assert "disk" not in job.error  # the details are for the log, not the page
+    [record] = [r for r in caplog.records if r.name == "members.imports.jobs"]
+    assert record.exc_info[1].args == ("the disk went away",)
+    state = staff.get(reverse("admin:members_cardimport_progress", args=[job.pk])).json()
+    assert state["status"] == "failed"
+
+
+def test_an_import_that_breaks_midway_fails_and_leaves_nothing(
+    staff, operator, program, django_capture_on_commit_callbacks, monkeypatch
+):
+    from members.imports import runner
+
+    rows = "".join(f"{ean13_from_serial('777', i)};5\r\n" for i in range(1, 40))
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(staff, content=f"Номер карты;Баланс\r\n{rows}".encode("cp1251"))
+    job = CardImport.objects.get()
+    assert job.status == CardImport.Status.CHECKED
+    monkeypatch.setattr(runner, "CHUNK_ROWS", 10)
+    insert = runner._Inserter.chunk_insert
+
+    def third_chunk_fails(self, chunk):
+        if chunk.first_row > 20:
+            raise RuntimeError("the server closed the connection")
+        insert(self, chunk)
+
+    monkeypatch.setattr(runner._Inserter, "chunk_insert", third_chunk_fails)
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(reverse("admin:members_cardimport_confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.status == CardImport.Status.FAILED
+    assert "nothing was imported" in job.error
+    assert not Member.objects.exists()  # the first two chunks were rolled back
+    assert not Card.objects.exists()
+    assert not Transfer.objects.exists()
+
+
+def test_an_error_after_the_import_committed_says_the_cards_were_imported(
+    staff, operator, program, django_capture_on_commit_callbacks, monkeypatch
+):
+    from members.imports import jobs
+
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(staff)
+    job = CardImport.objects.get()
+    monkeypatch.setattr(jobs, "_report_keep", lambda *args: 1 / 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(reverse("admin:members_cardimport_confirm", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.status == CardImport.Status.DONE
+    assert job.error.startswith("The cards were imported, but the result could not be recorded")
+    assert Member.objects.filter(source="import").count() == 2
