@@ -11,6 +11,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse_lazy
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -57,6 +58,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (the admin's is looser: config.csp).
+    "config.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -70,6 +73,36 @@ MIDDLEWARE = [
     # After authentication: a session made at the till is anonymous outside it.
     "members.middleware.till_session_confine",
 ]
+
+# --- Content-Security-Policy, cookies and browser isolation (OWASP ASVS level 2) ---
+# docs/operations.md ("Production") says what each allows and why; tests/config/
+# test_csp_browser.py opens every kind of page in Chromium and fails on any violation.
+#
+# Scripts load from this origin only, or inline with the response's nonce
+# (nonce="{{ csp_nonce }}"); nothing is eval'd. <style> elements likewise. Style
+# attributes are allowed (style-src-attr only): the card's barcode SVG colours its bars
+# with them and templates size progress bars with them; an attribute has no selector,
+# so it cannot read the page, and url() in it may load images from this origin only.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "style-src-attr": [CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],  # the admin's and Swagger UI's icons are data: URLs
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# The admin (config.csp): django-unfold's Alpine.js evaluates its attributes with
+# `new Function` ('unsafe-eval'), and unfold writes <style> elements (its theme colours,
+# the changelist) without a nonce. A nonce in style-src would disable 'unsafe-inline'.
+ADMIN_CSP = {
+    **SECURE_CSP,
+    "script-src": [CSP.SELF, CSP.NONCE, CSP.UNSAFE_EVAL],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+}
+# --- end of Content-Security-Policy and cookies ---
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -86,6 +119,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",  # {{ csp_nonce }}
             ],
         },
     },

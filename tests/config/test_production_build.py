@@ -11,8 +11,10 @@ import socket
 import subprocess
 import sys
 import time
+from http.client import HTTPMessage
+from http.cookies import Morsel, SimpleCookie
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 import pytest
 from django.conf import settings
@@ -141,61 +143,87 @@ def wait_until_listening(server: subprocess.Popen, port: int, timeout: float = 2
     pytest.fail(f"gunicorn did not listen on port {port} within {timeout} s")
 
 
-def read(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+def fetch(
+    port: int, path: str, headers: dict[str, str], form: dict[str, str] | None = None
+) -> tuple[int, HTTPMessage, bytes]:
+    """GET `path`, or POST `form` to it, on the server at `port`: status, headers, body."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    connection.request("GET", path, headers=headers)
+    if form is None:
+        connection.request("GET", path, headers=headers)
+    else:
+        form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+        connection.request("POST", path, urlencode(form), headers={**headers, **form_type})
     response = connection.getresponse()
     body = response.read()
     connection.close()
-    return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+    return response.status, response.msg, body
+
+
+def cookie(headers: HTTPMessage, name: str) -> Morsel:
+    jar: SimpleCookie = SimpleCookie()
+    for header in headers.get_all("Set-Cookie", []):
+        jar.load(header)
+    return jar[name]
 
 
 def test_gunicorn_answers_behind_a_tls_proxy_and_redirects_plain_http(production_server):
-    status, headers, body = read(production_server, "/health/", BEHIND_TLS_PROXY)
+    status, headers, body = fetch(production_server, "/health/", BEHIND_TLS_PROXY)
     assert (status, json.loads(body)) == (200, {"status": "ok"})
-    assert headers["strict-transport-security"].startswith("max-age=31536000")
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
 
-    status, headers, _ = read(production_server, "/health/", {"Host": HOST})
+    status, headers, _ = fetch(production_server, "/health/", {"Host": HOST})
     assert status == 301
-    assert headers["location"] == f"https://{HOST}/health/"
+    assert headers["Location"] == f"https://{HOST}/health/"
 
 
 def test_a_page_links_hashed_static_files_that_whitenoise_serves_forever(
     production_server, manifest
 ):
-    status, headers, page = read(production_server, "/accounts/login/", BEHIND_TLS_PROXY)
+    status, headers, page = fetch(production_server, "/accounts/login/", BEHIND_TLS_PROXY)
     assert status == 200
     stylesheet = f"/static/{manifest['cabinet/cabinet.css']}"
     assert stylesheet.encode() in page
 
-    status, headers, css = read(
+    status, headers, css = fetch(
         production_server, stylesheet, {**BEHIND_TLS_PROXY, "Accept-Encoding": "identity"}
     )
     assert status == 200
-    assert headers["cache-control"] == FOREVER
-    assert headers["content-type"].startswith("text/css")
+    assert headers["Cache-Control"] == FOREVER
+    assert headers["Content-Type"].startswith("text/css")
     assert css == (ROOT / "static/cabinet/cabinet.css").read_bytes()
 
-    status, headers, _ = read(
+    status, headers, _ = fetch(
         production_server, stylesheet, {**BEHIND_TLS_PROXY, "Accept-Encoding": "gzip"}
     )
-    assert (status, headers["content-encoding"]) == (200, "gzip")
+    assert (status, headers["Content-Encoding"]) == (200, "gzip")
 
 
 def test_the_vendored_chart_library_is_served_under_its_hashed_name(production_server, manifest):
-    status, headers, script = read(
+    status, headers, script = fetch(
         production_server,
         f"/static/{manifest['vendor/chartjs/chart.umd.min.js']}",
         {**BEHIND_TLS_PROXY, "Accept-Encoding": "identity"},
     )
     assert status == 200
-    assert headers["cache-control"] == FOREVER
+    assert headers["Cache-Control"] == FOREVER
     assert script.startswith(b"/*!\n * Chart.js v4.6.1")
     # An unhashed name is served too (for old links), but browsers may not keep it.
-    status, headers, _ = read(
+    status, headers, _ = fetch(
         production_server,
         "/static/vendor/chartjs/chart.umd.min.js",
         {**BEHIND_TLS_PROXY, "Accept-Encoding": "identity"},
     )
     assert status == 200
-    assert "immutable" not in headers["cache-control"]
+    assert "immutable" not in headers["Cache-Control"]
+
+
+def test_pages_carry_the_content_security_policy_and_isolation_headers(production_server):
+    status, headers, _ = fetch(production_server, "/accounts/login/", BEHIND_TLS_PROXY)
+    assert status == 200
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'self'; script-src 'self' 'nonce-" in policy
+    assert "'unsafe-eval'" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert headers["X-Content-Type-Options"] == "nosniff"

@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,32 @@ def test_demo_defaults_need_no_services(tmp_path):
         env={"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "CELERY_BROKER_URL": ""},
     )
     assert result.returncode == 0, result.stderr
+
+
+def policy_of(response) -> dict[str, list[str]]:
+    header = response.headers["Content-Security-Policy"]
+    return {name: values for name, *values in (part.split() for part in header.split("; "))}
+
+
+@pytest.mark.django_db
+def test_pages_get_the_strict_policy_with_the_nonce_their_scripts_carry(client):
+    page = client.get("/accounts/login/")
+    policy = policy_of(page)
+    nonce = re.search(r'<script[^>]* nonce="([^"]+)"', page.content.decode()).group(1)
+    assert policy["script-src"] == ["'self'", f"'nonce-{nonce}'"]
+    assert policy["style-src"] == ["'self'", f"'nonce-{nonce}'"]
+    assert policy["style-src-attr"] == ["'unsafe-inline'"]
+    assert policy["default-src"] == policy["base-uri"] == policy["form-action"] == ["'self'"]
+    assert policy["img-src"] == ["'self'", "data:"]
+    assert policy["object-src"] == policy["frame-ancestors"] == ["'none'"]
+
+
+@pytest.mark.django_db
+def test_only_the_admin_may_eval_and_inline_styles_for_unfold(client):
+    policy = policy_of(client.get("/admin/login/"))
+    assert "'unsafe-eval'" in policy["script-src"]
+    assert "'unsafe-inline'" not in policy["script-src"]
+    assert policy["style-src"] == ["'self'", "'unsafe-inline'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    for path in ("/till/login/", "/api/docs/", "/health/"):
+        assert "'unsafe-eval'" not in client.get(path).headers["Content-Security-Policy"], path
