@@ -102,6 +102,24 @@ ADMIN_CSP = {
     "script-src": [CSP.SELF, CSP.NONCE, CSP.UNSAFE_EVAL],
     "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
 }
+# No script reads a cookie (the till, the cabinet and Swagger UI take the CSRF token from
+# the page), so every cookie is HttpOnly. SameSite=Lax: sent when a member follows a
+# link from elsewhere (a journey email), never with another site's POST or subrequest.
+# Production adds Secure to each (config.settings.production).
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# A session ends with the browser: the admin's and the till's sign-ins, and visitors'.
+# A member who ticks "Remember me" in the cabinet keeps theirs for SESSION_COOKIE_AGE
+# (allauth gives that session its own expiry); after it the server forgets any session.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 60 * 60)
+# Other sites learn nothing of our URLs (they carry tokens: /j/<token>/, unsubscribe).
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # --- end of Content-Security-Policy and cookies ---
 
 ROOT_URLCONF = "config.urls"

@@ -132,6 +132,12 @@ def test_the_cabinet_works_under_the_strict_policy(live_server, page, violations
         page.locator("select[name=kind]").select_option(index=1)
     assert violations == []
 
+    page.get_by_test_id("languages").get_by_role("button", name="PL").click()
+    expect(page.locator("html")).to_have_attribute("lang", "pl")
+    language = next(c for c in page.context.cookies() if c["name"] == "django_language")
+    assert (language["httpOnly"], language["sameSite"]) == (True, "Lax")
+    assert violations == []
+
 
 def test_the_till_works_under_the_strict_policy(live_server, page, violations, operator):
     outlet = OutletFactory(partner=operator, code="central", name="Central store")

@@ -6,6 +6,7 @@ service fails the test (`make test` provides PostgreSQL and Redis)."""
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -227,3 +228,24 @@ def test_pages_carry_the_content_security_policy_and_isolation_headers(productio
     assert headers["Referrer-Policy"] == "same-origin"
     assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_language_and_csrf_cookies_are_secure_httponly_and_lax(production_server):
+    status, headers, page = fetch(production_server, "/accounts/login/", BEHIND_TLS_PROXY)
+    assert status == 200
+    csrf = cookie(headers, "csrftoken")
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token is not None
+
+    # The language switchers of the admin, the cabinet and the till post here.
+    status, headers, _ = fetch(
+        production_server,
+        "/i18n/setlang/",
+        {**BEHIND_TLS_PROXY, "Origin": f"https://{HOST}", "Cookie": f"csrftoken={csrf.value}"},
+        form={"language": "pl", "next": "/", "csrfmiddlewaretoken": token.group(1).decode()},
+    )
+    assert status == 302
+    language = cookie(headers, "django_language")
+    assert language.value == "pl"
+    for morsel in (language, csrf):
+        assert (morsel["secure"], morsel["httponly"], morsel["samesite"]) == (True, True, "Lax")

@@ -109,3 +109,10 @@ def test_only_the_admin_may_eval_and_inline_styles_for_unfold(client):
     assert policy["frame-ancestors"] == ["'none'"]
     for path in ("/till/login/", "/api/docs/", "/health/"):
         assert "'unsafe-eval'" not in client.get(path).headers["Content-Security-Policy"], path
+
+
+@pytest.mark.django_db
+def test_the_language_cookie_is_httponly_and_lax_everywhere(client):
+    response = client.post("/i18n/setlang/", {"language": "ru", "next": "/"})
+    language = response.cookies["django_language"]
+    assert (language["httponly"], language["samesite"]) == (True, "Lax")
