@@ -5,11 +5,17 @@ the bytes; comma, semicolon or tab, detected from the header line; quoted
 fields with delimiters and line breaks inside; blank lines skipped. XLSX: the
 first sheet, streamed in read-only mode. Rows come one at a time, so a file
 of millions of rows never sits in memory.
+
+An XLSX file is a zip of XML parts, and a small one can unpack to gigabytes:
+its sizes are checked from the zip's directory before anything is unpacked,
+and its big parts are streamed through once to bound what openpyxl would
+build in memory at a time (see `_xlsx_guard`).
 """
 
 import codecs
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +26,20 @@ from django.utils.translation import gettext as _
 
 SAMPLE_BYTES = 1 << 16
 DELIMITERS = (",", ";", "\t")
+
+MB = 1 << 20
+# Parts of real spreadsheets compress 3 to 20 times; a zip bomb, up to 1,000 times.
+XLSX_RATIO_MAX = 100
+XLSX_RATIO_FROM = 1 * MB  # below this a part cannot do harm however well it packs
+# Excel's 1,048,576 rows of a sheet take a few hundred MB of XML.
+XLSX_UNPACKED_MAX = 1024 * MB
+# openpyxl keeps every shared string in memory, about 2.5 times their XML's size.
+XLSX_STRINGS_MAX = 128 * MB
+# openpyxl builds one row, one shared string or one whole other part at a time: a
+# part larger than this must be made of rows or shared strings no larger than it.
+XLSX_PIECE_MAX = 8 * MB
+_XLSX_PIECE_START = re.compile(rb"<(?:row|si)\b")
+_XLSX_BLOCK = 256 * 1024  # what the streamed pass holds at a time
 
 
 class UnreadableFile(ValueError):
@@ -112,8 +132,10 @@ def _csv_rows(reader: Any) -> Iterator[tuple[int, list[Any]]]:
 def _xlsx_open(path: Path) -> Table:
     from openpyxl import load_workbook
 
+    _xlsx_guard(path)
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        # Links to other workbooks are not read: only this file's first sheet matters.
+        workbook = load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as error:  # openpyxl raises several kinds for a damaged file
         raise UnreadableFile(_("This XLSX file cannot be read.")) from error
     sheet = workbook.worksheets[0]
@@ -137,3 +159,81 @@ def _closing(
         yield from rows
     finally:
         workbook.close()
+
+
+def _xlsx_guard(path: Path) -> None:
+    """Refuse an XLSX file that would unpack to far more than it holds, before openpyxl
+    unpacks any of it. A part yields no more than the size the zip's directory gives
+    (zipfile stops there), so those sizes can be trusted."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+            _xlsx_sizes_check(parts)
+            for part in parts:
+                if part.file_size > XLSX_PIECE_MAX:
+                    _xlsx_pieces_check(archive, part)
+            _xlsx_strings_check(archive)
+    except UnreadableFile:
+        raise
+    except Exception as error:  # a damaged zip: zipfile and zlib raise several kinds
+        raise UnreadableFile(_("This XLSX file cannot be read.")) from error
+
+
+def _xlsx_sizes_check(parts: list[zipfile.ZipInfo]) -> None:
+    if sum(part.file_size for part in parts) > XLSX_UNPACKED_MAX:
+        raise UnreadableFile(
+            _("This XLSX file is too large once unpacked (over %(limit)d MB); save it as CSV.")
+            % {"limit": XLSX_UNPACKED_MAX // MB}
+        )
+    for part in parts:
+        if part.file_size > max(XLSX_RATIO_FROM, XLSX_RATIO_MAX * part.compress_size):
+            raise UnreadableFile(
+                _("This XLSX file is refused: part of it unpacks to over %(ratio)d times its size.")
+                % {"ratio": XLSX_RATIO_MAX}
+            )
+
+
+def _xlsx_pieces_check(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> None:
+    """One streamed pass over a big part: each row or shared string (the bytes from one
+    `<row` or `<si` to the next) is at most XLSX_PIECE_MAX, and there is no `<!`: a
+    CDATA section would hide marks inside what openpyxl reads as one text. A mark cut
+    in two by the end of a block only makes one piece of two, never a smaller one."""
+    piece = 0  # bytes since the last mark
+    last = b""
+    with archive.open(part) as stream:
+        while block := stream.read(_XLSX_BLOCK):
+            if b"<!" in block or b"<!" in last + block[:1]:
+                raise UnreadableFile(
+                    _("This XLSX file is refused: it holds XML that spreadsheets do not write.")
+                )
+            first, *others = _XLSX_PIECE_START.split(block)
+            piece += len(first)
+            if max([piece, *map(len, others)]) > XLSX_PIECE_MAX:
+                raise UnreadableFile(
+                    _(
+                        "This XLSX file is refused: it holds a row, a text or a part "
+                        "larger than %(limit)d MB."
+                    )
+                    % {"limit": XLSX_PIECE_MAX // MB}
+                )
+            if others:
+                piece = len(others[-1])
+            last = block[-1:]
+
+
+def _xlsx_strings_check(archive: zipfile.ZipFile) -> None:
+    """openpyxl keeps every shared string in memory: refuse too many of them. The part
+    is found as openpyxl finds it, through the file's list of content types."""
+    from openpyxl.packaging.manifest import Manifest
+    from openpyxl.xml.constants import ARC_CONTENT_TYPES, SHARED_STRINGS
+    from openpyxl.xml.functions import fromstring
+
+    manifest = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))
+    strings = manifest.find(SHARED_STRINGS)
+    if strings is None:
+        return
+    if archive.getinfo(strings.PartName[1:]).file_size > XLSX_STRINGS_MAX:
+        raise UnreadableFile(
+            _("This XLSX file holds more than %(limit)d MB of text; save it as CSV.")
+            % {"limit": XLSX_STRINGS_MAX // MB}
+        )

@@ -2,12 +2,16 @@
 never a database error, a traceback, or memory in proportion to what it unpacks to."""
 
 import csv
+import os
+import tracemalloc
+import zipfile
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from members.ean import ean13_from_serial
-from members.imports.reader import UnreadableFile
+from members.imports import reader
+from members.imports.reader import UnreadableFile, table_open
 from members.imports.runner import cards_import
 from members.models import Card, Member
 
@@ -35,6 +39,106 @@ def import_with_report(path, **options):
     return cards_import(
         path, report_path=path.with_name(f"{path.stem}.import-report.csv"), **options
     )
+
+
+# An XLSX file written by hand, part by part, so that a test can put in it what no
+# spreadsheet would: openpyxl reads it like any other.
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+PACKAGE = "http://schemas.openxmlformats.org/package/2006"
+OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+SPREADSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+XLSX_PARTS = {
+    "[Content_Types].xml": (
+        f'<Types xmlns="{PACKAGE}/content-types">'
+        f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/xl/workbook.xml" ContentType="{SPREADSHEET}.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" '
+        f'ContentType="{SPREADSHEET}.worksheet+xml"/>'
+        '<Override PartName="/xl/sharedStrings.xml" '
+        f'ContentType="{SPREADSHEET}.sharedStrings+xml"/></Types>'
+    ),
+    "_rels/.rels": (
+        f'<Relationships xmlns="{PACKAGE}/relationships"><Relationship Id="rId1" '
+        f'Type="{OFFICE}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        f'<Relationships xmlns="{PACKAGE}/relationships">'
+        f'<Relationship Id="rId1" Type="{OFFICE}/worksheet" Target="worksheets/sheet1.xml"/>'
+        f'<Relationship Id="rId2" Type="{OFFICE}/sharedStrings" Target="sharedStrings.xml"/>'
+        "</Relationships>"
+    ),
+}
+
+
+SHEETS = '<sheet name="Cards" sheetId="1" r:id="rId1"/>'
+
+
+def xlsx_write(path, *, strings, rows, sheets=SHEETS):
+    """`strings`: the shared strings' XML, as an iterable of byte blocks (streamed into
+    the zip, so a test never holds a big one); `rows`: the sheet's <row> elements."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in XLSX_PARTS.items():
+            archive.writestr(name, text)
+        workbook = (
+            f'<workbook xmlns="{MAIN}" xmlns:r="{OFFICE}"><sheets>{sheets}</sheets></workbook>'
+        )
+        archive.writestr("xl/workbook.xml", workbook)
+        with archive.open("xl/sharedStrings.xml", "w") as part:
+            part.write(f'<sst xmlns="{MAIN}">'.encode())
+            for block in strings:
+                part.write(block)
+            part.write(b"</sst>")
+        sheet = f'<worksheet xmlns="{MAIN}"><sheetData>{"".join(rows)}</sheetData></worksheet>'
+        archive.writestr("xl/worksheets/sheet1.xml", sheet)
+    return path
+
+
+def shared_cells(row, *indexes):
+    cells = "".join(
+        f'<c r="{chr(65 + column)}{row}" t="s"><v>{index}</v></c>'
+        for column, index in enumerate(indexes)
+    )
+    return f'<row r="{row}">{cells}</row>'
+
+
+def one_long_string(block, size):
+    """A header string, then one shared string of `size` bytes made of `block`."""
+    yield b"<si><t>card_number</t></si><si><t>full_name</t></si><si><t>"
+    for _start in range(0, size, len(block)):
+        yield block
+    yield b"</t></si>"
+
+
+def peak_bytes_while(action):
+    """The most memory Python held at once while `action` ran (tracemalloc counts every
+    allocation of the interpreter, openpyxl's and zlib's buffers included)."""
+    tracemalloc.start()
+    try:
+        action()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def refused_holding_at_most(path, match):
+    """Open `path`, expecting it refused; the peak of Python's memory meanwhile."""
+
+    def read():
+        with pytest.raises(UnreadableFile, match=match):
+            open_table(path)
+
+    return peak_bytes_while(read)
+
+
+def open_table(path):
+    stack = []
+    try:
+        return table_open(path, stack=stack)
+    finally:
+        for handle in stack:
+            handle.close()
 
 
 # A NUL byte and the other characters that are not text
@@ -131,3 +235,63 @@ def test_an_overlong_cell_is_a_row_error_and_the_report_quotes_only_its_start(
         "The cell is longer than 1000 characters.",
     )
     assert row["value"] == "Я" * 100 + "\u2026"
+
+
+def test_a_shared_string_bomb_is_refused_before_anything_is_unpacked(tmp_path, operator):
+    """The review's file: 150 MB of one letter packs into 150 KB. It took 1.95 GB and
+    wrote a 157 MB report; now Python holds under 2 MB at any moment."""
+    path = xlsx_write(
+        tmp_path / "bomb.xlsx",
+        strings=one_long_string(b"A" * (1 << 20), 150 << 20),
+        rows=[shared_cells(1, 0, 1), shared_cells(2, 2, 2)],
+    )
+    assert path.stat().st_size < 200_000
+    assert refused_holding_at_most(path, "unpacks to over 100 times its size") < 2 << 20
+    with pytest.raises(CommandError, match="unpacks to over 100 times its size"):
+        call_command("import_cards", str(path))
+
+
+def test_a_long_text_that_packs_poorly_is_refused_by_the_streamed_pass(tmp_path, monkeypatch):
+    """Random hex packs only twice, so the zip's sizes look sane: the pass over the part
+    finds the shared string longer than a piece may be, holding one block at a time."""
+    monkeypatch.setattr(reader, "XLSX_PIECE_MAX", 1 << 20)
+    path = xlsx_write(
+        tmp_path / "long-text.xlsx",
+        strings=one_long_string(os.urandom(1 << 16).hex().encode(), 16 << 20),
+        rows=[shared_cells(1, 0, 1), shared_cells(2, 2, 2)],
+    )
+    peak = refused_holding_at_most(path, "a row, a text or a part larger than 1 MB")
+    assert peak < 4 << 20  # the text alone is 16 MB; openpyxl would hold it several times
+
+
+def test_rows_and_shared_strings_within_the_limits_pass_the_streamed_pass(
+    tmp_path, operator, program, monkeypatch
+):
+    monkeypatch.setattr(reader, "XLSX_PIECE_MAX", 4096)  # every part here is bigger
+    strings = [b"<si><t>card_number</t></si><si><t>full_name</t></si>"]
+    strings += [
+        f"<si><t>{number(i)}</t></si><si><t>Name {i}</t></si>".encode() for i in range(1, 301)
+    ]
+    rows = [shared_cells(1, 0, 1)] + [shared_cells(i + 1, 2 * i, 2 * i + 1) for i in range(1, 301)]
+    path = xlsx_write(tmp_path / "cards.xlsx", strings=strings, rows=rows)
+    assert cards_import(path).created == 300
+
+
+def test_xml_that_spreadsheets_do_not_write_is_refused_in_a_big_part(tmp_path, monkeypatch):
+    """CDATA would hide the marks the streamed pass counts pieces by."""
+    monkeypatch.setattr(reader, "XLSX_PIECE_MAX", 4096)
+    strings = [b"<si><t>card_number</t></si><si><t><![CDATA[", b"<si>x" * 2000, b"]]></t></si>"]
+    path = xlsx_write(tmp_path / "cdata.xlsx", strings=strings, rows=[shared_cells(1, 0, 1)])
+    with pytest.raises(UnreadableFile, match="XML that spreadsheets do not write"):
+        open_table(path)
+
+
+def test_too_much_shared_text_or_too_much_unpacked_is_refused(tmp_path, monkeypatch):
+    strings = [f"<si><t>{number(i)}</t></si>".encode() for i in range(1, 200)]
+    path = xlsx_write(tmp_path / "cards.xlsx", strings=strings, rows=[shared_cells(1, 0)])
+    monkeypatch.setattr(reader, "XLSX_STRINGS_MAX", 1024)
+    with pytest.raises(UnreadableFile, match="MB of text; save it as CSV"):
+        open_table(path)
+    monkeypatch.setattr(reader, "XLSX_UNPACKED_MAX", 1024)
+    with pytest.raises(UnreadableFile, match="too large once unpacked"):
+        open_table(path)
