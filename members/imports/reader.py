@@ -73,7 +73,10 @@ def table_open(
         raise UnreadableFile(_("Unknown encoding: %(name)s.") % {"name": chosen}) from None
     binary = path.open("rb")
     stack.append(binary)
-    text = io.TextIOWrapper(binary, encoding=chosen, newline="")
+    try:
+        text = io.TextIOWrapper(binary, encoding=chosen, newline="")
+    except LookupError:  # a codec that is not a text encoding, such as rot13 or hex
+        raise UnreadableFile(_("Unknown encoding: %(name)s.") % {"name": chosen}) from None
     sample = head.decode(chosen, errors="ignore")
     chosen_delimiter = _delimiter_detect(sample) if delimiter == "auto" else _unescape(delimiter)
     reader = csv.reader(text, delimiter=chosen_delimiter)
@@ -120,6 +123,8 @@ def _unescape(delimiter: str) -> str:
     value = named.get(delimiter.lower(), delimiter)
     if len(value) != 1:
         raise UnreadableFile(_("A delimiter is one character."))
+    if value in '"\r\n':  # the csv module refuses them
+        raise UnreadableFile(_("A quote or a line break cannot be the delimiter."))
     return value
 
 
@@ -138,18 +143,35 @@ def _xlsx_open(path: Path) -> Table:
         workbook = load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as error:  # openpyxl raises several kinds for a damaged file
         raise UnreadableFile(_("This XLSX file cannot be read.")) from error
-    sheet = workbook.worksheets[0]
-    rows = (
-        (number, list(cells))
-        for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1)
-        if any(cell not in (None, "") for cell in cells)
-    )
     try:
+        rows = _xlsx_rows(workbook.worksheets[0])
         _number, headers = next(rows)
     except StopIteration:
         workbook.close()
         raise UnreadableFile(_("The file is empty.")) from None
+    except UnreadableFile:
+        workbook.close()
+        raise
+    except Exception as error:  # no sheet at all, or a damaged one
+        workbook.close()
+        raise UnreadableFile(_("This XLSX file cannot be read.")) from error
     return Table(["" if h is None else str(h).strip() for h in headers], _closing(rows, workbook))
+
+
+def _xlsx_rows(sheet: Any) -> Iterator[tuple[int, list[Any]]]:
+    """The sheet's non-empty rows; a row openpyxl cannot read ends the file as unreadable
+    (it raises anything from IndexError to a parse error), never the import with a crash."""
+    number = 0
+    try:
+        for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if any(cell not in (None, "") for cell in cells):
+                yield number, list(cells)
+    except Exception as error:
+        if not number:
+            raise
+        raise UnreadableFile(
+            _("This XLSX file cannot be read after row %(row)d.") % {"row": number}
+        ) from error
 
 
 def _closing(

@@ -257,7 +257,11 @@ class RowParser:
 
     def _issued_at(self, value: Any) -> datetime | None:
         parsed = F.datetime_parse(value, self.tz)
-        F.not_in_future(parsed.astimezone(self.tz).date() if parsed else None, self.today)
+        try:
+            day = parsed.astimezone(self.tz).date() if parsed else None
+        except OverflowError:  # 0001-01-01T00:00+05:00 falls before the year 1 here
+            raise F.CellError(_("The date is out of range.")) from None
+        F.not_in_future(day, self.today)
         return parsed
 
 
@@ -379,6 +383,8 @@ def _run(
                 if progress is not None:
                     progress(summary.rows)
         steps.log()
+        if not summary.rows:
+            raise UnreadableFile(_("The file has a header but no rows."))
         if refused:
             raise ImportRefused(
                 _(

@@ -295,3 +295,55 @@ def test_too_much_shared_text_or_too_much_unpacked_is_refused(tmp_path, monkeypa
     monkeypatch.setattr(reader, "XLSX_UNPACKED_MAX", 1024)
     with pytest.raises(UnreadableFile, match="too large once unpacked"):
         open_table(path)
+
+
+# Other files that used to crash the import or leave it stuck
+
+
+def test_a_damaged_sheet_is_unreadable_from_the_row_it_breaks_at(tmp_path, operator, program):
+    strings = [b"<si><t>card_number</t></si>"]
+    strings += [f"<si><t>{number(i)}</t></si>".encode() for i in (1, 2)]
+    rows = [shared_cells(1, 0), shared_cells(2, 1), shared_cells(3, 99)]  # no string 99
+    path = xlsx_write(tmp_path / "damaged.xlsx", strings=strings, rows=rows)
+    with pytest.raises(UnreadableFile, match="cannot be read after row 2"):
+        cards_import(path)
+    assert not Card.objects.exists()
+
+
+def test_a_workbook_without_a_sheet_is_unreadable(tmp_path):
+    path = xlsx_write(tmp_path / "no-sheet.xlsx", strings=[], rows=[], sheets="")
+    with pytest.raises(UnreadableFile, match="cannot be read"):
+        open_table(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "The file is empty."), (b"card_number,phone\r\n\r\n", "a header but no rows")],
+)
+def test_an_empty_file_or_a_header_alone_is_refused(tmp_path, operator, program, content, reason):
+    path = tmp_path / "cards.csv"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=reason):
+        call_command("import_cards", str(path))
+
+
+def test_a_delimiter_or_an_encoding_the_reader_cannot_use_is_refused(tmp_path, operator):
+    path = write(tmp_path / "cards.csv", f"card_number\n{number(1)}\n")
+    with pytest.raises(UnreadableFile, match="A quote or a line break cannot be the delimiter"):
+        cards_import(path, delimiter='"')
+    with pytest.raises(UnreadableFile, match="Unknown encoding: rot13"):
+        cards_import(path, encoding="rot13")
+
+
+def test_a_date_the_calendar_cannot_hold_here_is_a_row_error(tmp_path, operator, program):
+    path = write(
+        tmp_path / "cards.csv",
+        "card_number,balance,issued_at\n"
+        f"{number(1)},5,0001-01-01T00:00+05:00\n"  # before the year 1 in UTC
+        f"{number(2)},5,9999-12-31T23:00-05:00\n"  # after the year 9999 there
+        f"{number(3)},5,01.01.0001\n",
+    )
+    summary = import_with_report(path)
+    assert (summary.created, summary.errors) == (1, 2)
+    reasons = {r["row"]: r["reason"] for r in report_rows(path)}
+    assert reasons == {"2": "The date is out of range.", "3": "The date is out of range."}
