@@ -41,6 +41,7 @@ api_v1 = [
     path("cards/issue/", members_api.CardIssueApi.as_view(), name="cards-issue"),
     path("cards/<str:number>/balance/", loyalty_api.CardBalanceApi.as_view(), name="cards-balance"),
     path("cards/<str:number>/replace/", members_api.CardReplaceApi.as_view(), name="cards-replace"),
+    path("cards/<str:number>/confirm/", members_api.CardConfirmApi.as_view(), name="cards-confirm"),
     path("members/lookup/", members_api.MemberLookupApi.as_view(), name="members-lookup"),
     path("events/", loyalty_api.EventCreateApi.as_view(), name="events"),
     path("club/plans/", loyalty_api.ClubPlanListApi.as_view(), name="club-plans"),

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,20 +44,15 @@ def template_make() -> None:
     )
 
 
-def catalog_update(language: str, template, translations: dict) -> list[str]:
-    path = ROOT / "locale" / language / "LC_MESSAGES" / "django.po"
-    # makemessages rewrote the catalog with msgmerge: start again from the one in git.
-    original = subprocess.run(  # noqa: S603
-        ["git", "show", f"HEAD:{path.relative_to(ROOT)}"],  # noqa: S607
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    kept = path.with_suffix(".kept")
-    kept.write_bytes(original)
-    with kept.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
-    kept.unlink()
+def catalog_path(language: str) -> Path:
+    return ROOT / "locale" / language / "LC_MESSAGES" / "django.po"
+
+
+def catalog_update(
+    language: str, catalog: Catalog, template: Catalog, translations: dict
+) -> list[str]:
+    """Merge the template into the catalog (as read before makemessages rewrote it), fill in
+    the given translations, write it; returns the messages still untranslated."""
     catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
     for message in catalog:
         key = message.id[0] if isinstance(message.id, tuple) else message.id
@@ -64,7 +60,7 @@ def catalog_update(language: str, template, translations: dict) -> list[str]:
             given = translations[key][language]
             message.string = tuple(given) if isinstance(message.id, tuple) else given
             message.flags.discard("fuzzy")
-    with path.open("wb") as handle:
+    with catalog_path(language).open("wb") as handle:
         write_po(handle, catalog, width=100, ignore_obsolete=True, include_lineno=False)
     return [str(m.id) for m in catalog if m.id and (not m.string or not all(_strings(m.string)))]
 
@@ -75,6 +71,10 @@ def _strings(value) -> list[str]:
 
 def main() -> None:
     translations = json.loads(Path(sys.argv[1]).read_text()) if len(sys.argv) > 1 else {}
+    catalogs = {}
+    for language in LANGUAGES:  # read first: makemessages rewrites them with msgmerge
+        with catalog_path(language).open("rb") as handle:
+            catalogs[language] = read_po(handle, locale=language)
     template_make()
     # gettext's placeholder header is not one Babel can read.
     text = TEMPLATE.read_text().replace(
@@ -83,7 +83,7 @@ def main() -> None:
     TEMPLATE.unlink()
     template = read_po(io.StringIO(text))
     for language in LANGUAGES:
-        missing = catalog_update(language, template, translations)
+        missing = catalog_update(language, catalogs[language], template, translations)
         for message in missing:
             print(f"{language}: untranslated: {message}")
 

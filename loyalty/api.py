@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from members.selectors import member_by_card
-from partners.authentication import ApiKeyLookupThrottle, request_api_key
+from partners.authentication import ApiKeyCardThrottle, ApiKeyLookupThrottle, request_api_key
 
 from .api_base import (
     ERROR_RESPONSES,
@@ -169,6 +169,8 @@ class NonMemberSalesApi(APIView):
 
 
 class PurchaseCreateApi(APIView):
+    throttle_classes = [ApiKeyCardThrottle]
+
     class PurchaseInputSerializer(serializers.Serializer):
         class PurchaseItemSerializer(serializers.Serializer):
             sku = serializers.CharField(max_length=64)
@@ -200,7 +202,7 @@ class PurchaseCreateApi(APIView):
                 PurchaseOutputSerializer,
                 description="This receipt was already recorded with the same data.",
             ),
-            **ERROR_RESPONSES,
+            **LOOKUP_RESPONSES,
         },
     )
     def post(self, request: Request) -> Response:
@@ -281,6 +283,8 @@ class EventOutputSerializer(serializers.Serializer):
 
 
 class EventCreateApi(APIView):
+    throttle_classes = [ApiKeyCardThrottle]
+
     class EventInputSerializer(serializers.Serializer):
         card = card_number_field()
         event = serializers.ChoiceField(choices=[str(e) for e in EventBonus.REPORTABLE])
@@ -290,7 +294,7 @@ class EventCreateApi(APIView):
         summary="Report a member event that earns a bonus (profile, feedback, birthday)",
         parameters=[IDEMPOTENCY_KEY],
         request=EventInputSerializer,
-        responses={201: EventOutputSerializer, **ERROR_RESPONSES},
+        responses={201: EventOutputSerializer, **LOOKUP_RESPONSES},
     )
     def post(self, request: Request) -> Response:
         key = idempotency_key_header(request)
@@ -335,6 +339,8 @@ class ClubMembershipOutputSerializer(serializers.Serializer):
 
 
 class ClubMembershipCreateApi(APIView):
+    throttle_classes = [ApiKeyCardThrottle]
+
     class ClubJoinInputSerializer(serializers.Serializer):
         card = card_number_field()
         plan = serializers.IntegerField(min_value=1, help_text="A plan id from /club/plans/.")
@@ -348,7 +354,7 @@ class ClubMembershipCreateApi(APIView):
         ),
         parameters=[IDEMPOTENCY_KEY],
         request=ClubJoinInputSerializer,
-        responses={201: ClubMembershipOutputSerializer, **ERROR_RESPONSES},
+        responses={201: ClubMembershipOutputSerializer, **LOOKUP_RESPONSES},
     )
     def post(self, request: Request) -> Response:
         key = idempotency_key_header(request)
@@ -375,6 +381,8 @@ class HoldSerializer(serializers.Serializer):
 
 
 class HoldCreateApi(APIView):
+    throttle_classes = [ApiKeyCardThrottle]
+
     class HoldInputSerializer(serializers.Serializer):
         card = card_number_field()
         points = serializers.IntegerField(min_value=1)
@@ -393,7 +401,7 @@ class HoldCreateApi(APIView):
         ),
         parameters=[IDEMPOTENCY_KEY],
         request=HoldInputSerializer,
-        responses={201: HoldSerializer, **ERROR_RESPONSES},
+        responses={201: HoldSerializer, **LOOKUP_RESPONSES},
     )
     def post(self, request: Request) -> Response:
         key = idempotency_key_header(request)

@@ -13,7 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .exceptions import InvalidRequest, LoyaltyError
+from partners.authentication import ApiKeyCardThrottle, lookup_miss_count
+
+from .exceptions import InvalidRequest, LookupMiss, LoyaltyError
 from .idempotency import OperationResult
 
 
@@ -52,6 +54,9 @@ def _error(code: str, detail: str, http_status: int, fields: Any = None) -> Resp
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     fields: Any
+    view = context.get("view")
+    if isinstance(exc, LookupMiss) and ApiKeyCardThrottle in getattr(view, "throttle_classes", []):
+        lookup_miss_count(context["request"], view)
     if isinstance(exc, LoyaltyError):
         fields = {exc.field: [exc.message]} if exc.field else None
         refusal = _error(exc.error_code, exc.message, exc.status_code, fields)

@@ -27,9 +27,14 @@ class NotFound(LoyaltyError):
     error_code = "not_found"
 
 
-class CardNotFound(NotFound):
-    # Unknown, blank, blocked and lost cards answer the same way, so that card
-    # numbers cannot be probed for which ones exist.
+class LookupMiss(NotFound):
+    """A card number or a voucher code that names nothing usable. Answered alike whatever
+    the reason, and drawn from the API key's lookup budget wherever it happens (in a write
+    too), so that numbers cannot be probed for which ones exist."""
+
+
+class CardNotFound(LookupMiss):
+    # Unknown, blank, blocked and lost cards answer the same way.
     default_message = _("Card not found or not active.")
     error_code = "card_not_found"
 

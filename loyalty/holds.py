@@ -78,9 +78,9 @@ def hold_create(
             return claim.replay
         card, accounts = card_accounts_lock(card_number)
         if accounts.available.balance < points:
-            raise InsufficientPoints(
-                _("Not enough points: %(available)d available, %(requested)d requested.")
-                % {"available": accounts.available.balance, "requested": points}
+            raise InsufficientPoints(  # without the balance: see loyalty.services
+                _("The member does not have %(requested)d points available.")
+                % {"requested": points}
             )
         taken = lots_fifo_take(accounts.available, points)
         transfer = transfer_post(

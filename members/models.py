@@ -436,18 +436,12 @@ class DataQualityReport(Member):
         verbose_name_plural = _("data quality")
 
 
-class CardLinkCode(models.Model):
-    """A one-time code proving that a cabinet user holds a card: sent to the
-    card member's phone (or email), typed back into the cabinet."""
+class TextedCode(models.Model):
+    """A one-time code sent to a member's phone (or else email) and typed back: the member's
+    own yes to something done with their card. Kept as a digest; MAX_ATTEMPTS tries."""
 
     MAX_ATTEMPTS = 5
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="card_link_codes",
-        verbose_name=_("cabinet user"),
-    )
     member = models.ForeignKey(
         Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
     )
@@ -460,12 +454,82 @@ class CardLinkCode(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.card_number} → {self.sent_to}"
+
+
+class CardLinkCode(TextedCode):
+    """Proves that a cabinet user holds a card: sent to the card member's phone (or email),
+    typed back into the cabinet."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="card_link_codes",
+        verbose_name=_("cabinet user"),
+    )
+
+    class Meta:
         verbose_name = _("card link code")
         verbose_name_plural = _("card link codes")
         indexes = [models.Index(fields=["user", "created_at"], name="card_link_user_time_idx")]
 
-    def __str__(self) -> str:
-        return f"{self.card_number} → {self.sent_to}"
+
+class CardClaim(TextedCode):
+    """A till (or a POS or partner key) asked to add a card to an existing member, or to
+    move a member to a new card. Nothing happens until the member's texted code comes back:
+    until then the new card stays blank and the member's cards work as before."""
+
+    class Kind(models.TextChoices):
+        ATTACH = "attach", _("Add a card to a member")
+        REPLACE = "replace", _("Replace a member's card")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    old_card = models.ForeignKey(
+        "Card",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("card replaced"),
+    )
+    # For a replacement: what the old card becomes (lost or replaced).
+    reason = models.CharField(_("reason"), max_length=20, blank=True)
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="+", verbose_name=_("partner")
+    )
+    outlet = models.ForeignKey(
+        Outlet,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("outlet"),
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("cashier"),
+    )
+
+    class Meta:
+        verbose_name = _("card confirmation")
+        verbose_name_plural = _("card confirmations")
+        indexes = [
+            models.Index(fields=["card_number", "created_at"], name="card_claim_card_time_idx")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="attach", old_card__isnull=True)
+                | Q(kind="replace", old_card__isnull=False, reason__in=["lost", "replaced"]),
+                name="card_claim_kind_matches_old_card",
+            )
+        ]
 
 
 class CabinetPhone(models.Model):

@@ -3,6 +3,8 @@
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import IntegrityError, connection, transaction
@@ -10,7 +12,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.exceptions import CardNotFound, Conflict, InvalidRequest
+from loyalty.exceptions import CardNotFound, Conflict, InvalidRequest, NotFound
 from loyalty.journeys import journeys_enter
 from loyalty.ledger import member_accounts_create
 from loyalty.models import EventBonus, Journey
@@ -18,8 +20,18 @@ from loyalty.services import one_time_bonus_award
 from partners.models import Outlet, Partner
 
 from .ean import ean13_from_serial, ean13_is_valid
-from .models import Card, CardBatch, Member
+from .models import Card, CardBatch, CardClaim, Member
 from .phones import InvalidPhone, phone_normalize
+from .texted_codes import (
+    CODE_TTL,
+    code_check,
+    code_digest,
+    code_draw,
+    code_refusal,
+    code_send,
+    recipient_of,
+    sends_allow,
+)
 
 # No 0/O or 1/I: referral codes are read aloud and typed by hand.
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -96,32 +108,29 @@ def _referrer_for_code(code: str, phone: str) -> Member | None:
     return referrer
 
 
-def _member_for_phone(phone: str, full_name: str, referrer: Member | None) -> tuple[Member, bool]:
-    """The member with this phone, created (with its referrer) if new. Second: created."""
-    member = Member.objects.filter(phone=phone).first()
-    if member is None:
-        try:
-            # A savepoint: a concurrent issue for the same new phone may win the
-            # unique index; then we use the member it created.
-            with transaction.atomic():
-                member = member_create(source=Member.Source.POS, phone=phone, full_name=full_name)
-                if referrer is not None:
-                    member.referred_by = referrer
-                    member.save(update_fields=["referred_by"])
-                return member, True
-        except IntegrityError:
-            member = Member.objects.get(phone=phone)
-    if full_name and not member.full_name:
-        member.full_name = full_name
-        member.save(update_fields=["full_name"])
-    return member, False
+def _member_new(phone: str, full_name: str, referrer: Member | None) -> Member | None:
+    """A new member for this phone, or None if the phone is a member's already (also when a
+    concurrent issue for the same new phone won the unique index a moment ago)."""
+    try:
+        with transaction.atomic():  # a savepoint: the unique index may refuse the phone
+            member = member_create(source=Member.Source.POS, phone=phone, full_name=full_name)
+            if referrer is not None:
+                member.referred_by = referrer
+                member.save(update_fields=["referred_by"])
+            return member
+    except IntegrityError:
+        return None
 
 
 @dataclass
 class CardIssueResult:
+    """A card issued (`created`: to a new member), or waiting for the member's code
+    (`claim`): a card is added to an existing member only with their yes."""
+
     card: Card
     member: Member
     created: bool
+    claim: CardClaim | None = None
 
 
 @transaction.atomic
@@ -136,14 +145,17 @@ def card_issue(
     referral_code: str = "",
     now: datetime | None = None,
 ) -> CardIssueResult:
-    """Hand a card to the holder of `phone`, creating the card and the member if new.
+    """Hand a card to the holder of `phone`.
 
-    A new member gets the sign-up bonus, and is linked to the member whose
-    `referral_code` invited them (the referral pays once they first buy).
+    A phone nobody holds makes a new member with this card, the sign-up bonus and the
+    member whose `referral_code` invited them (paid once they first buy). A phone that is a
+    member's already gets a code texted to it: the card is theirs once the code comes back
+    (`card_claim_confirm`), so nobody adds a card to someone else's points.
 
-    Issuing the same card to the same phone again is a no-op that answers the
-    same card, so a cashier's retry is safe.
+    Issuing the same card to the same phone again answers the same card, so a cashier's
+    retry is safe.
     """
+    now = now or timezone.now()
     card_number = card_number_validate(card_number)
     phone = phone_validate(phone)
     full_name = full_name.strip()
@@ -156,56 +168,216 @@ def card_issue(
         if card.status in Card.USABLE:
             raise Conflict(_("This card is already issued to another member."))
         raise Conflict(_("This card is blocked and cannot be issued."))
-    member, created = _member_for_phone(phone, full_name, _referrer_for_code(referral_code, phone))
+    referrer = _referrer_for_code(referral_code, phone)  # an inviter only counts for a new member
+    member = Member.objects.filter(phone=phone).first()
+    if member is None:
+        member = _member_new(phone, full_name, referrer)
+        if member is not None:
+            _card_hand_over(card, member, outlet=outlet, issued_by=issued_by, now=now)
+            one_time_bonus_award(
+                member_id=member.pk, event=EventBonus.Event.SIGNUP, partner=partner, now=now
+            )
+            journeys_enter(Journey.Trigger.CARD_ISSUED, [member.pk], now=now)
+            return CardIssueResult(card=card, member=member, created=True)
+        member = Member.objects.get(phone=phone)  # a concurrent issue made it a moment ago
     if member.status != Member.Status.ACTIVE:
         raise Conflict(_("This member is blocked; a card cannot be issued to them."))
+    claim = _claim_start(
+        kind=CardClaim.Kind.ATTACH,
+        member=member,
+        card=card,
+        partner=partner,
+        outlet=outlet,
+        requested_by=issued_by,
+    )
+    return CardIssueResult(card=card, member=member, created=False, claim=claim)
+
+
+def _card_hand_over(
+    card: Card,
+    member: Member,
+    *,
+    outlet: Outlet | None,
+    issued_by: AbstractBaseUser | None,
+    now: datetime,
+) -> None:
     card.member = member
     card.status = Card.Status.ISSUED
-    card.issued_at = now or timezone.now()
+    card.issued_at = now
     card.outlet = outlet
     card.issued_by = issued_by  # type: ignore[assignment]
     card.save(update_fields=["member", "status", "issued_at", "outlet", "issued_by"])
-    if created:
-        one_time_bonus_award(
-            member_id=member.pk,
-            event=EventBonus.Event.SIGNUP,
-            partner=partner,
-            now=card.issued_at,
-        )
-    journeys_enter(Journey.Trigger.CARD_ISSUED, [member.pk], now=card.issued_at)
-    return CardIssueResult(card=card, member=member, created=True)
 
 
 @transaction.atomic
 def card_replace(
-    *, card_number: str, new_card_number: str, reason: str, outlet: Outlet | None = None
-) -> Card:
-    """Move a member to a new card; the balance lives on the member, so it follows.
+    *,
+    partner: Partner,
+    card_number: str,
+    new_card_number: str,
+    reason: str,
+    outlet: Outlet | None = None,
+    requested_by: AbstractBaseUser | None = None,
+) -> CardClaim:
+    """Ask to move a member to a new card; the balance lives on the member, so it follows.
 
-    `reason` is `lost` (the old card may be in someone's hands) or `replaced`.
+    `reason` is `lost` (the old card may be in someone's hands) or `replaced`. A code is
+    texted to the member: the move happens when it comes back (`card_claim_confirm`);
+    until then the old card works and the new one stays blank.
     """
     if reason not in (Card.Status.LOST, Card.Status.REPLACED):
         raise InvalidRequest(_("Reason must be 'lost' or 'replaced'."), field="reason")
     new_card_number = card_number_validate(new_card_number, field="new_card")
     if new_card_number == card_number:
         raise InvalidRequest(_("The new card must differ from the old one."), field="new_card")
-    old = Card.objects.select_for_update().filter(number=card_number).first()
+    old = Card.objects.select_related("member").filter(number=card_number).first()
     if old is None or old.status not in Card.USABLE or old.member is None:
         raise CardNotFound()
-    new, _created = Card.objects.select_for_update().get_or_create(
+    if old.member.status != Member.Status.ACTIVE:
+        raise Conflict(_("This member is blocked; a card cannot be issued to them."))
+    new, _created = Card.objects.get_or_create(
         number=new_card_number, defaults={"partner": old.partner}
     )
     if new.status != Card.Status.BLANK:
         raise Conflict(_("The new card is already in use."))
-    new.member = old.member
+    return _claim_start(
+        kind=CardClaim.Kind.REPLACE,
+        member=old.member,
+        card=new,
+        old_card=old,
+        reason=reason,
+        partner=partner,
+        outlet=outlet,
+        requested_by=requested_by,
+    )
+
+
+def _claim_start(
+    *, kind: str, member: Member, card: Card, partner: Partner, **details: Any
+) -> CardClaim:
+    """The claim waiting for this member's code: a retry of the same request while it runs
+    answers the same claim (and texts nothing more); otherwise a new code, within the
+    limits per member and per card."""
+    waiting = (
+        CardClaim.objects.filter(
+            kind=kind,
+            member=member,
+            card_number=card.number,
+            partner=partner,
+            old_card=details.get("old_card"),
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            attempts__lt=CardClaim.MAX_ATTEMPTS,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if waiting is not None:
+        return waiting
+    # One claim at a time per member, so that requests at once cannot pass the limit together.
+    Member.objects.select_for_update().filter(pk=member.pk).exists()
+    sent_to = recipient_of(member)
+    if sent_to is None:
+        raise Conflict(_("This member has no phone or email to send a code to."))
+    sends_allow(member=member, card_number=card.number)
+    code = code_draw()
+    claim = CardClaim(
+        kind=kind,
+        member=member,
+        card_number=card.number,
+        code_hash=code_digest(code),
+        sent_to=sent_to,
+        expires_at=timezone.now() + CODE_TTL,
+        partner=partner,
+        **details,
+    )
+    claim.save()
+    # Texted once the claim is committed: no network call while the card is locked, and
+    # no code for a claim that rolled back.
+    transaction.on_commit(partial(code_send, member, _claim_text(claim, code)))
+    return claim
+
+
+def _claim_text(claim: CardClaim, code: str) -> str:
+    if claim.kind == CardClaim.Kind.ATTACH:
+        text = _(
+            "Code %(code)s adds card %(card)s to your loyalty account. Tell it to the cashier "
+            "only if you are asking for this card now. Valid for 10 minutes."
+        )
+    else:
+        text = _(
+            "Code %(code)s moves your loyalty points to card %(card)s. Tell it to the cashier "
+            "only if you are asking for this card now. Valid for 10 minutes."
+        )
+    return text % {"code": code, "card": claim.card_number}
+
+
+def card_claim_confirm(
+    *, partner: Partner, card_number: str, code: str, outlet: Outlet | None = None
+) -> Card:
+    """The member's code for a card added or replaced by this partner (this outlet, for a
+    key of one outlet): right, and the card is theirs; wrong, and one try is used up."""
+    card_number = card_number_validate(card_number)
+    with transaction.atomic():
+        waiting = CardClaim.objects.select_for_update().filter(
+            partner=partner, card_number=card_number, used_at__isnull=True
+        )
+        if outlet is not None:
+            waiting = waiting.filter(outlet=outlet)
+        claim = waiting.order_by("-created_at").first()
+        if claim is None:
+            raise NotFound(_("No card confirmation is waiting for this card."))
+        refusal = code_refusal(claim) or code_check(claim, code)
+        if refusal is None:
+            return _claim_complete(claim)
+        # A wrong try is committed before the refusal is raised.
+    raise InvalidRequest(refusal, field="code")
+
+
+def _claim_complete(claim: CardClaim) -> Card:
+    """Do what the member said yes to, if the cards are still as they were."""
+    card, old = _claim_cards_lock(claim)
+    if card.status != Card.Status.BLANK:
+        raise Conflict(_("This card was issued to someone meanwhile."))
+    member = Member.objects.get(pk=claim.member_id)
+    if member.status != Member.Status.ACTIVE:
+        raise Conflict(_("This member is blocked; a card cannot be issued to them."))
+    now = timezone.now()
+    if old is None:
+        _card_hand_over(card, member, outlet=claim.outlet, issued_by=claim.requested_by, now=now)
+        journeys_enter(Journey.Trigger.CARD_ISSUED, [member.pk], now=now)
+    else:
+        _card_move(old, card, claim, now)
+    claim.used_at = now
+    claim.save(update_fields=["used_at"])
+    return card
+
+
+def _claim_cards_lock(claim: CardClaim) -> tuple[Card, Card | None]:
+    """The claim's new card and, for a replacement, the old one, locked in id order."""
+    numbers = [claim.card_number]
+    if claim.old_card is not None:
+        numbers.append(claim.old_card.number)
+    cards = {
+        card.number: card
+        for card in Card.objects.select_for_update().filter(number__in=numbers).order_by("pk")
+    }
+    old = cards[claim.old_card.number] if claim.old_card is not None else None
+    return cards[claim.card_number], old
+
+
+def _card_move(old: Card, new: Card, claim: CardClaim, now: datetime) -> None:
+    if old.status not in Card.USABLE or old.member_id != claim.member_id:
+        raise Conflict(_("The old card is no longer this member's."))
+    new.member_id = old.member_id
     new.status = old.status
-    new.issued_at = timezone.now()
-    new.outlet = outlet
-    new.save(update_fields=["member", "status", "issued_at", "outlet"])
-    old.status = reason
+    new.issued_at = now
+    new.outlet = claim.outlet
+    new.issued_by = claim.requested_by  # type: ignore[assignment]
+    new.save(update_fields=["member", "status", "issued_at", "outlet", "issued_by"])
+    old.status = claim.reason
     old.replaced_by = new
     old.save(update_fields=["status", "replaced_by"])
-    return new
 
 
 BATCH_CHUNK = 5000

@@ -21,9 +21,9 @@ from loyalty.services import purchase_record, refund_record
 from rewards.selectors import VoucherNotFound, voucher_by_code, voucher_code_like
 from rewards.services import voucher_use
 
-from .models import Card, Cashier, Member, TillAction
+from .models import Card, CardClaim, Cashier, Member, TillAction
 from .selectors import member_by_card, member_by_card_or_phone, member_usable_card
-from .services import CardIssueResult, card_issue, phone_validate
+from .services import CardIssueResult, card_claim_confirm, card_issue, phone_validate
 
 
 def cashier_of(user: AbstractBaseUser | AnonymousUser) -> Cashier:
@@ -105,8 +105,37 @@ def till_issue(cashier: Cashier, *, card_number: str, phone: str, name: str) -> 
         member=result.member,
         card_number=result.card.number,
         new_member=result.created,
+        waiting_for_code=result.claim is not None,
     )
     return result
+
+
+def till_claim_waiting(cashier: Cashier, card_number: str) -> CardClaim | None:
+    """The card confirmation this outlet is waiting for on this card, if any."""
+    return (
+        CardClaim.objects.filter(
+            partner=cashier.outlet.partner,
+            outlet=cashier.outlet,
+            card_number=card_number,
+            used_at__isnull=True,
+        )
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def till_issue_confirm(cashier: Cashier, *, card_number: str, code: str) -> Card:
+    """The code the member received: the card asked for at this outlet becomes theirs."""
+    card = card_claim_confirm(
+        partner=cashier.outlet.partner,
+        outlet=cashier.outlet,
+        card_number=card_number,
+        code=code,
+    )
+    _audit(
+        cashier, TillAction.Kind.ISSUE, member=card.member, card_number=card.number, confirmed=True
+    )
+    return card
 
 
 def till_purchase(

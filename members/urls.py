@@ -9,6 +9,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(next_page="till-login"), name="till-logout"),
     path("find/", views.till_find_view, name="till-find"),
     path("issue/", views.till_issue_view, name="till-issue"),
+    path("issue/confirm/", views.till_issue_confirm_view, name="till-issue-confirm"),
     path("purchase/", views.till_purchase_view, name="till-purchase"),
     path("refund/", views.till_refund_view, name="till-refund"),
     path("voucher/", views.till_voucher_view, name="till-voucher"),

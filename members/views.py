@@ -27,8 +27,10 @@ from .models import Card, Cashier, Member
 from .signin import TILL_BACKEND, SignInForm, made_at_till
 from .till import (
     cashier_of,
+    till_claim_waiting,
     till_find,
     till_issue,
+    till_issue_confirm,
     till_purchase,
     till_refund,
     till_voucher_use,
@@ -177,8 +179,30 @@ def till_issue_view(request: HttpRequest, cashier: Cashier) -> HttpResponse:
         )
     except LoyaltyError as error:
         return _refused(request, error.message)
+    if result.claim is not None:
+        return render(request, "till/confirm.html", {"claim": result.claim})
     notice = _("Card issued to a new member.") if result.created else _("Card issued.")
     context = _member_context(cashier, result.member, result.card, notice=notice)
+    return render(request, "till/member.html", context)
+
+
+@require_POST
+@cashier_view
+def till_issue_confirm_view(request: HttpRequest, cashier: Cashier) -> HttpResponse:
+    """The member's code typed in: the card is theirs; a wrong code keeps the form."""
+    card_number = request.POST.get("card", "").strip()
+    try:
+        card = till_issue_confirm(
+            cashier, card_number=card_number, code=request.POST.get("code", "")
+        )
+    except LoyaltyError as error:
+        claim = till_claim_waiting(cashier, card_number)
+        if claim is None:
+            return _refused(request, error.message)
+        context = {"claim": claim, "error": error.message}
+        return render(request, "till/confirm.html", context, status=REFUSED)
+    assert card.member is not None
+    context = _member_context(cashier, card.member, card, notice=_("Card issued."))
     return render(request, "till/member.html", context)
 
 

@@ -72,3 +72,32 @@ class ApiKeyLookupThrottle(throttling.SimpleRateThrottle):
         if not isinstance(request.auth, ApiKey):
             return None
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+
+
+class ApiKeyCardThrottle(ApiKeyLookupThrottle):
+    """Writes that name a card or a voucher (a purchase, a hold, an event, a card issued):
+    refused while the key's lookup budget is spent, and each one that names nothing spends a
+    lookup (`lookup_miss_count`). Otherwise a key refused lookups could go on probing which
+    numbers exist through writes (`201` against `404`)."""
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        num_requests, duration = self.parse_rate(self.rate)
+        if num_requests is None or duration is None:
+            return True
+        while self.history and self.history[-1] <= self.now - duration:
+            self.history.pop()
+        if len(self.history) >= num_requests:
+            return self.throttle_failure()
+        return True  # a write that finds its card spends nothing
+
+
+def lookup_miss_count(request: Request, view: Any) -> None:
+    """A write named an unknown card or voucher: one lookup from the key's budget."""
+    ApiKeyLookupThrottle().allow_request(request, view)

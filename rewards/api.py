@@ -8,7 +8,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.api_base import (
-    ERROR_RESPONSES,
     IDEMPOTENCY_KEY,
     LOOKUP_RESPONSES,
     MoneyField,
@@ -17,7 +16,7 @@ from loyalty.api_base import (
     validated_input,
 )
 from members.selectors import member_usable_card
-from partners.authentication import ApiKeyLookupThrottle, request_api_key
+from partners.authentication import ApiKeyCardThrottle, ApiKeyLookupThrottle, request_api_key
 
 from .models import Reward, Voucher
 from .selectors import voucher_by_code, voucher_refusal
@@ -70,6 +69,8 @@ class VoucherDetailApi(APIView):
 
 
 class VoucherUseApi(APIView):
+    throttle_classes = [ApiKeyCardThrottle]
+
     class VoucherUseInputSerializer(serializers.Serializer):
         receipt_id = serializers.CharField(
             max_length=64, required=False, default="", allow_blank=True
@@ -84,7 +85,7 @@ class VoucherUseApi(APIView):
         ),
         parameters=[IDEMPOTENCY_KEY],
         request=VoucherUseInputSerializer,
-        responses={200: VoucherSerializer, **ERROR_RESPONSES},
+        responses={200: VoucherSerializer, **LOOKUP_RESPONSES},
     )
     def post(self, request: Request, code: str) -> Response:
         key = idempotency_key_header(request)

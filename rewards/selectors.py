@@ -6,7 +6,7 @@ from datetime import datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from loyalty.exceptions import Conflict, InsufficientPoints, NotFound
+from loyalty.exceptions import Conflict, InsufficientPoints, LookupMiss
 from loyalty.program import program_settings
 from loyalty.tiers import member_benefits
 from members.models import Member
@@ -19,7 +19,7 @@ VOUCHER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 VOUCHER_CODE_LENGTH = 12
 
 
-class VoucherNotFound(NotFound):
+class VoucherNotFound(LookupMiss):
     # Unknown codes and codes of other members answer alike, so codes cannot be probed.
     default_message = gettext_lazy("Voucher not found.")
     error_code = "voucher_not_found"

@@ -20,6 +20,7 @@ from partners.selectors import cobrand_multipliers_cache_clear
 from partners.services import api_key_create
 from partners.webhooks import webhook_subscriptions_cache_clear
 
+from . import sms
 from .factories import CardFactory, PartnerFactory
 
 
@@ -51,6 +52,15 @@ def _process_caches_clear() -> None:
     webhook_subscriptions_cache_clear()
     badges_cache_clear()
     journeys_cache_clear()
+
+
+@pytest.fixture
+def sms_outbox(settings) -> list[tuple[str, str]]:
+    """Text messages are kept in `tests.sms.outbox` instead of being sent."""
+    settings.SMS_BACKEND = "tests.sms.outbox_send"
+    sms.outbox.clear()
+    yield sms.outbox
+    sms.outbox.clear()
 
 
 @pytest.fixture

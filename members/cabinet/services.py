@@ -1,14 +1,10 @@
 """Writes of the customer cabinet: getting a virtual card, linking a plastic one."""
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,9 +20,17 @@ from partners.selectors import operator_partner
 from ..ean import ean13_from_serial
 from ..models import CabinetPhone, Card, CardLinkCode, Member
 from ..services import card_number_validate, member_create
-from ..sms import sms_send
+from ..texted_codes import (
+    CODE_TTL,
+    code_check,
+    code_digest,
+    code_draw,
+    code_refusal,
+    code_send,
+    recipient_of,
+    sends_allow,
+)
 
-CODE_TTL = timedelta(minutes=10)
 CODES_PER_HOUR = 5
 # Virtual cards take random serials under the program prefix followed by 9:
 # batches count up from 1 under the plain prefix and never reach them.
@@ -104,19 +108,6 @@ def _virtual_card_create(member: Member, operator) -> Card:
     raise Conflict(_("No free virtual card number; try again."))
 
 
-def _code_digest(code: str) -> str:
-    return hmac.new(settings.SECRET_KEY.encode(), code.encode(), hashlib.sha256).hexdigest()
-
-
-def _masked_phone(phone: str) -> str:
-    return f"{phone[:2]} *** ***-{phone[-4:-2]}-{phone[-2:]}"
-
-
-def _masked_email(email: str) -> str:
-    name, _at, domain = email.partition("@")
-    return f"{name[:1]}***@{domain}"
-
-
 def card_link_start(*, user: User, card_number: str) -> CardLinkCode:
     """Send a one-time code to the phone (or else the email) of the card's member."""
     card_number = card_number_validate(card_number, field="card")
@@ -136,34 +127,29 @@ def card_link_start(*, user: User, card_number: str) -> CardLinkCode:
         raise InvalidRequest(
             _("This card cannot be linked: check the number, or ask at the till."), field="card"
         )
-    if not member.phone and not member.email:
+    sent_to = recipient_of(member)
+    if sent_to is None:
         raise InvalidRequest(
             _("This card has no phone or email to send a code to; ask at the till."),
             field="card",
         )
-    code = f"{secrets.randbelow(10**6):06d}"
+    # Per card and per phone too: throw-away logins must not text one member again and again.
+    sends_allow(member=member, card_number=card_number)
+    code = code_draw()
     link = CardLinkCode.objects.create(
         user=user,
         member=member,
         card_number=card_number,
-        code_hash=_code_digest(code),
-        sent_to=_masked_phone(member.phone) if member.phone else _masked_email(member.email),
+        code_hash=code_digest(code),
+        sent_to=sent_to,
         expires_at=timezone.now() + CODE_TTL,
     )
-    _code_send(member, card_number, code)
-    return link
-
-
-def _code_send(member: Member, card_number: str, code: str) -> None:
-    """By text message to the card's phone, or else by email (the row is saved first)."""
     text = _("Your code to link card %(card)s: %(code)s. It is valid for 10 minutes.") % {
         "card": card_number,
         "code": code,
     }
-    if member.phone:
-        sms_send(member.phone, text)
-    else:
-        send_mail(_("Your card link code"), text, None, [member.email])
+    code_send(member, text)
+    return link
 
 
 def card_link_confirm(*, user: User, link_id: int, code: str) -> Member:
@@ -174,28 +160,13 @@ def card_link_confirm(*, user: User, link_id: int, code: str) -> Member:
             .filter(pk=link_id, user=user, used_at__isnull=True)
             .first()
         )
-        refusal = _link_refusal(link)
+        refusal = code_refusal(link)
         if link is not None and refusal is None:
-            if hmac.compare_digest(link.code_hash, _code_digest(code.strip())):
+            refusal = code_check(link, code)
+            if refusal is None:
                 return _link_complete(user, link)
             # The wrong attempt is committed before the refusal is raised.
-            link.attempts += 1
-            link.save(update_fields=["attempts"])
-            left = CardLinkCode.MAX_ATTEMPTS - link.attempts
-            refusal = (
-                _("Wrong code; %(left)d tries left.") % {"left": left}
-                if left
-                else _("Wrong code; ask for a new one.")
-            )
     raise InvalidRequest(refusal, field="code")
-
-
-def _link_refusal(link: CardLinkCode | None) -> str | None:
-    if link is None or link.expires_at <= timezone.now():
-        return _("This code has expired; ask for a new one.")
-    if link.attempts >= CardLinkCode.MAX_ATTEMPTS:
-        return _("Too many wrong codes; ask for a new one.")
-    return None
 
 
 def _link_complete(user: User, link: CardLinkCode) -> Member:

@@ -67,4 +67,4 @@ def test_formatted_messages_are_translated_with_their_numbers(pos, card, program
         HTTP_ACCEPT_LANGUAGE="ru",
     )
     assert response.status_code == 409
-    assert response.json()["detail"] == "Недостаточно баллов: доступно 0, запрошено 5."
+    assert response.json()["detail"] == "У участника нет 5 доступных баллов."  # noqa: RUF001

@@ -155,7 +155,11 @@ def test_concurrent_card_issues_for_one_new_phone_create_one_member(setup):
         )
 
     statuses = run_together(8, issue)
-    assert statuses == [201] * 8
+    # One creates the member; the others add a card to an existing member, which waits for
+    # the member's code (202), five codes an hour at most (409 beyond).
+    assert statuses.count(201) == 1
+    assert statuses.count(202) == 5
+    assert statuses.count(409) == 2
     assert Member.objects.filter(phone="+79001112233").count() == 1
 
 

@@ -4,8 +4,9 @@ from loyalty.models import Account
 from loyalty.services import points_adjust
 from members.models import Card, Member
 from tests.factories import CardFactory, MemberFactory
+from tests.sms import texted_code
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sms_outbox")]
 
 ISSUE = "/api/v1/cards/issue/"
 BLANK = "2000000000015"
@@ -27,13 +28,17 @@ def test_issuing_a_new_card_creates_card_and_member(pos):
     assert Account.objects.filter(member=card.member).count() == 3
 
 
-def test_issuing_a_blank_card_to_an_existing_member_keeps_the_member(pos, operator):
+def test_issuing_a_blank_card_to_an_existing_member_waits_for_their_code(pos, operator):
     member = MemberFactory(phone="+79123456789")
     blank = CardFactory(partner=operator, member=None, status="blank")
     response = pos.post(ISSUE, {"card": blank.number, "phone": "+7 912 345 67 89"}, format="json")
-    assert response.status_code == 201
-    assert response.json()["member"]["id"] == member.pk
+    assert response.status_code == 202
+    assert response.json()["confirmation"]["sent_to"] == "+7 *** ***-67-89"
+    assert "member" not in response.json()
     assert Member.objects.count() == 1
+    blank.refresh_from_db()
+    assert (blank.status, blank.member_id) == ("blank", None)
+    assert member.pk
 
 
 def test_issuing_again_to_the_same_phone_is_a_safe_retry(pos):
@@ -87,16 +92,22 @@ def test_lookup_of_unknown_and_blocked_cards_answer_alike(pos, operator):
     assert unknown.json() == hidden.json()
 
 
-def test_replacing_a_lost_card_keeps_member_and_balance(pos, card):
+def test_replacing_a_lost_card_keeps_member_and_balance_once_the_member_confirms(
+    pos, card, django_capture_on_commit_callbacks
+):
     points_adjust(member=card.member, points=70, reason="test")
-    response = pos.post(
-        f"/api/v1/cards/{card.number}/replace/",
-        {"new_card": BLANK, "reason": "lost"},
-        format="json",
-    )
-    assert response.status_code == 200, response.json()
-    assert response.json()["balance"]["available"] == 70
-    assert response.json()["member"]["id"] == card.member_id
+    with django_capture_on_commit_callbacks(execute=True):
+        response = pos.post(
+            f"/api/v1/cards/{card.number}/replace/",
+            {"new_card": BLANK, "reason": "lost"},
+            format="json",
+        )
+    assert response.status_code == 202, response.json()
+    code = texted_code(card.member.phone)
+    confirmed = pos.post(f"/api/v1/cards/{BLANK}/confirm/", {"code": code}, format="json")
+    assert confirmed.status_code == 200, confirmed.json()
+    assert confirmed.json()["balance"]["available"] == 70
+    assert confirmed.json()["member"]["id"] == card.member_id
     card.refresh_from_db()
     assert card.status == "lost"
     assert card.replaced_by.number == BLANK

@@ -54,3 +54,44 @@ def test_an_unknown_card_answers_like_an_unusable_one(pos, operator, status):
         other = pos.get(path.format(unknown))
         assert (one.status_code, one.json()) == (other.status_code, other.json())
         assert one.status_code == 404
+
+
+def _purchase(client, number):
+    return client.post(
+        "/api/v1/purchases/",
+        {"card": number, "receipt_id": f"R-{number}", "amount": "100.00"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=f"k-{number}",
+    )
+
+
+def test_writes_on_unknown_cards_spend_the_lookup_budget_and_stop_when_it_is_spent(
+    pos, card, program, three_a_minute
+):
+    unknown = [ean13_from_serial("200", 900_000 + n) for n in range(3)]
+    assert [_purchase(pos, number).status_code for number in unknown] == [404, 404, 404]
+    # The budget is spent: no write naming a card says any more whether it exists.
+    assert _purchase(pos, ean13_from_serial("200", 900_100)).status_code == 429
+    assert _purchase(pos, card.number).status_code == 429
+    hold = pos.post(
+        "/api/v1/holds/",
+        {"card": card.number, "points": 1},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="h",
+    )
+    assert hold.status_code == 429
+    assert pos.get(f"/api/v1/cards/{card.number}/balance/").status_code == 429
+
+
+def test_a_refused_hold_does_not_tell_the_balance(pos, card, program):
+    from loyalty.services import points_adjust
+
+    points_adjust(member=card.member, points=37, reason="balance")
+    response = pos.post(
+        "/api/v1/holds/",
+        {"card": card.number, "points": 10**9},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="huge",
+    )
+    assert response.status_code == 409
+    assert "37" not in response.json()["detail"]
