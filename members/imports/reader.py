@@ -8,8 +8,8 @@ of millions of rows never sits in memory.
 
 An XLSX file is a zip of XML parts, and a small one can unpack to gigabytes:
 its sizes are checked from the zip's directory before anything is unpacked,
-and its big parts are streamed through once to bound what openpyxl would
-build in memory at a time (see `_xlsx_guard`).
+and its parts over 1 MB are streamed through once, to bound what openpyxl
+would build and keep in memory (see `_xlsx_guard`).
 """
 
 import codecs
@@ -19,6 +19,8 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,18 +30,25 @@ SAMPLE_BYTES = 1 << 16
 DELIMITERS = (",", ";", "\t")
 
 MB = 1 << 20
+# A part up to this size can take openpyxl some 25 MB at worst, however it is made
+# (an XML element takes about 90 bytes, and the shortest is 4); larger ones are checked.
+XLSX_CHECK_FROM = 1 * MB
 # Parts of real spreadsheets compress 3 to 20 times; a zip bomb, up to 1,000 times.
 XLSX_RATIO_MAX = 100
-XLSX_RATIO_FROM = 1 * MB  # below this a part cannot do harm however well it packs
 # Excel's 1,048,576 rows of a sheet take a few hundred MB of XML.
 XLSX_UNPACKED_MAX = 1024 * MB
 # openpyxl keeps every shared string in memory, about 2.5 times their XML's size.
 XLSX_STRINGS_MAX = 128 * MB
-# openpyxl builds one row, one shared string or one whole other part at a time: a
-# part larger than this must be made of rows or shared strings no larger than it.
+# openpyxl builds a row or a shared string, then clears it; the rest of a part (its
+# head and tail, or all of a part without rows) it keeps. A piece, from the start of
+# one row or string to the next, is at most this many bytes and tags (200,000 tags
+# take some 20 MB; a row of Excel's 16,384 cells has at most 65,536).
 XLSX_PIECE_MAX = 8 * MB
-_XLSX_PIECE_START = re.compile(rb"<(?:row|si)\b")
-_XLSX_BLOCK = 256 * 1024  # what the streamed pass holds at a time
+XLSX_PIECE_TAGS = 200_000
+_XLSX_BLOCK = 256 * 1024  # what the streamed pass reads at a time
+# The first element's namespace prefix: writers built on the OpenXML SDK write
+# <x:worksheet> and <x:row>. (Rows under another prefix would only make bigger pieces.)
+_XLSX_ROOT = re.compile(rb"<([\w.-]+:)?[\w.-]")
 
 
 class UnreadableFile(ValueError):
@@ -192,7 +201,7 @@ def _xlsx_guard(path: Path) -> None:
             parts = archive.infolist()
             _xlsx_sizes_check(parts)
             for part in parts:
-                if part.file_size > XLSX_PIECE_MAX:
+                if part.file_size > XLSX_CHECK_FROM:
                     _xlsx_pieces_check(archive, part)
             _xlsx_strings_check(archive)
     except UnreadableFile:
@@ -208,7 +217,7 @@ def _xlsx_sizes_check(parts: list[zipfile.ZipInfo]) -> None:
             % {"limit": XLSX_UNPACKED_MAX // MB}
         )
     for part in parts:
-        if part.file_size > max(XLSX_RATIO_FROM, XLSX_RATIO_MAX * part.compress_size):
+        if part.file_size > max(XLSX_CHECK_FROM, XLSX_RATIO_MAX * part.compress_size):
             raise UnreadableFile(
                 _("This XLSX file is refused: part of it unpacks to over %(ratio)d times its size.")
                 % {"ratio": XLSX_RATIO_MAX}
@@ -216,31 +225,77 @@ def _xlsx_sizes_check(parts: list[zipfile.ZipInfo]) -> None:
 
 
 def _xlsx_pieces_check(archive: zipfile.ZipFile, part: zipfile.ZipInfo) -> None:
-    """One streamed pass over a big part: each row or shared string (the bytes from one
-    `<row` or `<si` to the next) is at most XLSX_PIECE_MAX, and there is no `<!`: a
-    CDATA section would hide marks inside what openpyxl reads as one text. A mark cut
-    in two by the end of a block only makes one piece of two, never a smaller one."""
-    piece = 0  # bytes since the last mark
-    last = b""
+    """One streamed pass over a part, a block at a time (see _PieceCheck)."""
+    check = _PieceCheck()
     with archive.open(part) as stream:
         while block := stream.read(_XLSX_BLOCK):
-            if b"<!" in block or b"<!" in last + block[:1]:
-                raise UnreadableFile(
-                    _("This XLSX file is refused: it holds XML that spreadsheets do not write.")
-                )
-            first, *others = _XLSX_PIECE_START.split(block)
-            piece += len(first)
-            if max([piece, *map(len, others)]) > XLSX_PIECE_MAX:
-                raise UnreadableFile(
-                    _(
-                        "This XLSX file is refused: it holds a row, a text or a part "
-                        "larger than %(limit)d MB."
-                    )
-                    % {"limit": XLSX_PIECE_MAX // MB}
-                )
-            if others:
-                piece = len(others[-1])
-            last = block[-1:]
+            check.block(block)
+    check.end()
+
+
+class _PieceCheck:
+    """Each piece of a part (from the start of a row or shared string to the next) is
+    small enough, and nothing follows the end of a row or string but the next one.
+    There is no `<!` either: a CDATA section would hide what it holds from the pass.
+
+    What follows the last start of a row or string in a block waits for the next
+    one, so that each search sees whole pieces; a start cut in two by the end of a
+    block only makes one piece of two, never a smaller one.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[bytes] = []  # the piece under way
+        self.size = 0  # its bytes
+        self.tags = 0  # and its tags
+        self.marks: tuple[re.Pattern[bytes], re.Pattern[bytes]] | None = None
+
+    def block(self, block: bytes) -> None:
+        if self.marks is None:
+            root = _XLSX_ROOT.search(block)
+            self.marks = _xlsx_marks((root[1] or b"") if root else b"")
+        first, *marked = self.marks[0].split(block)  # marked: start, piece, start, piece...
+        self.pending.append(first)
+        self.size += len(first)
+        self.tags += first.count(b"<")
+        _piece_check(self.size, self.tags)
+        if not marked:
+            return
+        pieces = marked[1::2]
+        _piece_check(max(map(len, pieces)), max(map(bytes.count, pieces, repeat(b"<"))))
+        self._between_check(b"".join([*self.pending, *marked[:-2]]))
+        self.pending = marked[-2:]
+        self.size, self.tags = len(marked[-1]), marked[-1].count(b"<")
+
+    def end(self) -> None:
+        self._between_check(b"".join(self.pending))
+
+    def _between_check(self, data: bytes) -> None:
+        if b"<!" in data or (self.marks and self.marks[1].search(data)):
+            raise UnreadableFile(
+                _("This XLSX file is refused: it holds XML that spreadsheets do not write.")
+            )
+
+
+@lru_cache(maxsize=8)
+def _xlsx_marks(prefix: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """The start of a row or string (kept by split()), and the end of one followed by
+    something else than the next one or the end of the list: openpyxl would keep that
+    for good. Real files put at most a line break and an indent between two rows. The
+    data searched always ends just before the start of a row or string (\\Z)."""
+    name = re.escape(prefix) + rb"(?:row|si)"
+    after = rb"(?:</" + name + rb"|<" + name + rb"\b[^<]*/)>\s{0,64}+(?!<" + name + rb"\b|</|\Z)"
+    return re.compile(rb"(<" + name + rb"\b)"), re.compile(after)
+
+
+def _piece_check(size: int, tags: int) -> None:
+    if size > XLSX_PIECE_MAX or tags > XLSX_PIECE_TAGS:
+        raise UnreadableFile(
+            _(
+                "This XLSX file is refused: it holds a row, a text or a part larger than "
+                "%(limit)d MB or %(tags)d XML tags."
+            )
+            % {"limit": XLSX_PIECE_MAX // MB, "tags": XLSX_PIECE_TAGS}
+        )
 
 
 def _xlsx_strings_check(archive: zipfile.ZipFile) -> None:
