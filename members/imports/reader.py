@@ -46,6 +46,11 @@ XLSX_STRINGS_MAX = 128 * MB
 XLSX_PIECE_MAX = 8 * MB
 XLSX_PIECE_TAGS = 200_000
 _XLSX_BLOCK = 256 * 1024  # what the streamed pass reads at a time
+# openpyxl hands over an empty row for each row number a sheet skips, and each row
+# as wide as its last cell: a few bytes could make it loop for hours. A spreadsheet's
+# last row, and the cells of a hundred columns of a million rows.
+XLSX_ROWS_MAX = 1_048_576
+XLSX_CELLS_MAX = 100_000_000
 # The first element's namespace prefix: writers built on the OpenXML SDK write
 # <x:worksheet> and <x:row>. (Rows under another prefix would only make bigger pieces.)
 _XLSX_ROOT = re.compile(rb"<([\w.-]+:)?[\w.-]")
@@ -170,17 +175,35 @@ def _xlsx_open(path: Path) -> Table:
 def _xlsx_rows(sheet: Any) -> Iterator[tuple[int, list[Any]]]:
     """The sheet's non-empty rows; a row openpyxl cannot read ends the file as unreadable
     (it raises anything from IndexError to a parse error), never the import with a crash."""
-    number = 0
+    sheet.reset_dimensions()  # not padded to the size the sheet claims: only what it has
+    number = cells = 0
     try:
-        for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-            if any(cell not in (None, "") for cell in cells):
-                yield number, list(cells)
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells += len(row)
+            _xlsx_extent_check(number, cells)
+            if any(cell not in (None, "") for cell in row):
+                yield number, list(row)
+    except UnreadableFile:
+        raise
     except Exception as error:
         if not number:
             raise
         raise UnreadableFile(
             _("This XLSX file cannot be read after row %(row)d.") % {"row": number}
         ) from error
+
+
+def _xlsx_extent_check(rows: int, cells: int) -> None:
+    if rows > XLSX_ROWS_MAX:
+        raise UnreadableFile(
+            _("This XLSX file has rows past row %(limit)d, the last one of a spreadsheet.")
+            % {"limit": XLSX_ROWS_MAX}
+        )
+    if cells > XLSX_CELLS_MAX:
+        raise UnreadableFile(
+            _("This XLSX file has more than %(limit)d cells; save the columns to import as CSV.")
+            % {"limit": XLSX_CELLS_MAX}
+        )
 
 
 def _closing(

@@ -393,3 +393,24 @@ def test_a_date_the_calendar_cannot_hold_here_is_a_row_error(tmp_path, operator,
     assert (summary.created, summary.errors) == (1, 2)
     reasons = {r["row"]: r["reason"] for r in report_rows(path)}
     assert reasons == {"2": "The date is out of range.", "3": "The date is out of range."}
+
+
+def test_a_sheet_that_skips_to_a_row_past_the_last_one_is_refused(tmp_path):
+    """openpyxl hands over an empty row for every row number skipped: 2,000,000 of them
+    for these few bytes (a trillion would take days)."""
+    rows = [shared_cells(1, 0), f'<row r="2000000"><c r="A2000000"><v>{number(1)}</v></c></row>']
+    path = xlsx_write(tmp_path / "far.xlsx", strings=[b"<si><t>card_number</t></si>"], rows=rows)
+    with pytest.raises(UnreadableFile, match="rows past row 1048576"):
+        list(open_table(path).rows)
+
+
+def test_a_sheet_wider_than_the_cell_budget_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(reader, "XLSX_CELLS_MAX", 1000)
+    wide = [f'<row r="{i}"><c r="ZZ{i}"><v>1</v></c></row>' for i in range(2, 5)]  # 702 wide
+    path = xlsx_write(
+        tmp_path / "wide.xlsx",
+        strings=[b"<si><t>card_number</t></si>"],
+        rows=[shared_cells(1, 0), *wide],
+    )
+    with pytest.raises(UnreadableFile, match="more than 1000 cells"):
+        list(open_table(path).rows)
