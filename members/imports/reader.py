@@ -41,8 +41,9 @@ XLSX_UNPACKED_MAX = 1024 * MB
 XLSX_STRINGS_MAX = 128 * MB
 # openpyxl builds a row or a shared string, then clears it; the rest of a part (its
 # head and tail, or all of a part without rows) it keeps. A piece, from the start of
-# one row or string to the next, is at most this many bytes and tags (200,000 tags
-# take some 20 MB; a row of Excel's 16,384 cells has at most 65,536).
+# one row or string to the next, is at most this many bytes and tags (a `<` each,
+# start or end: 200,000 make at most 100,000 elements, some 10 MB; a row of Excel's
+# 16,384 cells has under 100,000).
 XLSX_PIECE_MAX = 8 * MB
 XLSX_PIECE_TAGS = 200_000
 _XLSX_BLOCK = 256 * 1024  # what the streamed pass reads at a time
@@ -176,11 +177,11 @@ def _xlsx_rows(sheet: Any) -> Iterator[tuple[int, list[Any]]]:
     """The sheet's non-empty rows; a row openpyxl cannot read ends the file as unreadable
     (it raises anything from IndexError to a parse error), never the import with a crash."""
     sheet.reset_dimensions()  # not padded to the size the sheet claims: only what it has
-    number = cells = 0
+    number = cells_read = 0
     try:
         for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells += len(row)
-            _xlsx_extent_check(number, cells)
+            cells_read += len(row)
+            _xlsx_extent_check(number, cells_read)
             if any(cell not in (None, "") for cell in row):
                 yield number, list(row)
     except UnreadableFile:
@@ -226,7 +227,7 @@ def _xlsx_guard(path: Path) -> None:
             for part in parts:
                 if part.file_size > XLSX_CHECK_FROM:
                     _xlsx_pieces_check(archive, part)
-            _xlsx_strings_check(archive)
+            _xlsx_strings_check(archive)  # parses the list of parts: checked first
     except UnreadableFile:
         raise
     except Exception as error:  # a damaged zip: zipfile and zlib raise several kinds
