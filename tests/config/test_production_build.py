@@ -85,7 +85,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def production_server(static_root, django_db_setup, django_db_blocker):
+def production_server(static_root, django_db_setup):
     """gunicorn with the production settings, on the test database and the test Redis."""
     database = settings.DATABASES["default"]
     url = urlparse(os.environ.get("DATABASE_URL", PRODUCTION_ENV["DATABASE_URL"]))
