@@ -108,8 +108,18 @@ class ProgramSettingsAdmin(ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        # Only who may change the four-eyes rule sees it as a field: a marketer who could
+        # raise the threshold could then adjust points with nobody to approve them.
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.has_perm("loyalty.change_approval_rules"):
+            fields.append("adjustment_approval_threshold")
+        return fields
+
     def changelist_view(self, request, extra_context=None):
         # One program per deployment: the list is just its settings page.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         ProgramSettings.objects.get_or_create(id=1)
         return HttpResponseRedirect(reverse("admin:loyalty_programsettings_change", args=[1]))
 
@@ -154,7 +164,11 @@ class EarningRuleAdmin(ModelAdmin):
             widget=UnfoldAdminIntegerFieldWidget,
         )
 
-    @action(description=_("What if: preview on past purchases"), url_path="what-if")
+    @action(
+        description=_("What if: preview on past purchases"),
+        url_path="what-if",
+        permissions=["view"],
+    )
     def what_if(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Replay recent purchases with this rule (active or a draft) and show what it adds."""
         rule = get_object_or_404(EarningRule, pk=object_id)
@@ -469,24 +483,18 @@ class PointsAdjustmentAdmin(ReadOnlyAdmin):
     list_select_related = ["member", "requested_by", "approved_by"]
     actions = ["approve", "reject"]
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm("loyalty.approve_pointsadjustment"):
-            actions.pop("approve", None)
-            actions.pop("reject", None)
-        return actions
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("loyalty.approve_pointsadjustment")
 
-    @admin.action(description=_("Approve the selected adjustments"))
+    @admin.action(description=_("Approve the selected adjustments"), permissions=["approve"])
     def approve(self, request, queryset):
         self._decide(request, queryset, adjustment_approve, _("%(count)d adjustments applied."))
 
-    @admin.action(description=_("Reject the selected adjustments"))
+    @admin.action(description=_("Reject the selected adjustments"), permissions=["approve"])
     def reject(self, request, queryset):
         self._decide(request, queryset, adjustment_reject, _("%(count)d adjustments rejected."))
 
     def _decide(self, request, queryset, decide, done_message) -> None:
-        if not request.user.has_perm("loyalty.approve_pointsadjustment"):
-            raise PermissionDenied
         done = 0
         for adjustment_id in queryset.values_list("pk", flat=True):
             try:
@@ -599,7 +607,7 @@ class JourneyAdmin(ModelAdmin):
         super().save_related(request, form, formsets, change)
         journeys_cache_clear()  # the first step's delay is part of the cached journey
 
-    @action(description=_("Report"), url_path="report")
+    @action(description=_("Report"), url_path="report", permissions=["view"])
     def report(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         journey = get_object_or_404(Journey, pk=object_id)
         export = ReportAdmin.export_kind(request)

@@ -1,6 +1,6 @@
 """Custom pages of the admin (forms, previews, reports) drawn in the admin's own frame."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import PermissionDenied
@@ -10,6 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 
 from members.exports import EXPORT_KINDS
+
+if TYPE_CHECKING:  # django-stubs' helper type: a development dependency only
+    from django_stubs_ext import StrOrPromise
 
 # A form with a title, an introduction, a submit button and a way back.
 ACTION_PAGE = "admin/loyalty/action_page.html"
@@ -29,6 +32,32 @@ def admin_page(
             **context,
         },
     )
+
+
+def post_confirmed(
+    model_admin: ModelAdmin,
+    request: HttpRequest,
+    *,
+    title: "StrOrPromise",
+    intro: "StrOrPromise",
+    submit_label: "StrOrPromise",
+    back_url: str,
+    subject: str = "",
+) -> HttpResponse | None:
+    """None when the action was confirmed (a POST, whose CSRF token Django has checked);
+    otherwise the page that asks for the confirmation. An action reached by a link never
+    changes anything on its own."""
+    if request.method == "POST":
+        return None
+    context = {
+        "title": title,
+        "subject": subject,
+        "intro": intro,
+        "form": forms.Form(),
+        "submit_label": submit_label,
+        "back_url": back_url,
+    }
+    return admin_page(model_admin, request, ACTION_PAGE, context)
 
 
 class PeriodForm(forms.Form):

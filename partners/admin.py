@@ -9,7 +9,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
-from loyalty.admin_pages import ReadOnlyAdmin
+from loyalty.admin_pages import ReadOnlyAdmin, post_confirmed
 
 from .models import (
     ApiKey,
@@ -105,7 +105,7 @@ class ApiKeyAdmin(ModelAdmin):
             _("New API key (shown only once, store it now): %(key)s") % {"key": raw_key},
         )
 
-    @admin.action(description=_("Revoke selected keys"))
+    @admin.action(description=_("Revoke selected keys"), permissions=["change"])
     def revoke(self, request, queryset):
         for key in queryset:
             api_key_revoke(key=key)
@@ -174,7 +174,9 @@ class WebhookDeliveryAdmin(ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description=_("Send again now (failed or waiting deliveries)"))
+    @admin.action(
+        description=_("Send again now (failed or waiting deliveries)"), permissions=["change"]
+    )
     def retry_now(self, request, queryset):
         count = webhook_deliveries_retry(queryset.values_list("pk", flat=True))
         messages.success(request, _("%(count)d deliveries queued.") % {"count": count})
@@ -240,14 +242,14 @@ class StatementAdmin(ReadOnlyAdmin):
     def net_due(self, statement: Statement):
         return statement.net_due_from_partner
 
-    def _back(self, statement: Statement) -> HttpResponseRedirect:
-        return HttpResponseRedirect(reverse("admin:partners_statement_change", args=[statement.pk]))
+    def _back_url(self, statement: Statement) -> str:
+        return reverse("admin:partners_statement_change", args=[statement.pk])
 
-    @action(description=_("Download CSV"), url_path="csv")
+    @action(description=_("Download CSV"), url_path="csv", permissions=["view"])
     def download_csv(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         return statement_csv(get_object_or_404(Statement, pk=object_id))
 
-    @action(description=_("Download PDF"), url_path="pdf")
+    @action(description=_("Download PDF"), url_path="pdf", permissions=["view"])
     def download_pdf(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         statement = get_object_or_404(Statement.objects.select_related("partner"), pk=object_id)
         return statement_pdf_response(statement)
@@ -258,24 +260,53 @@ class StatementAdmin(ReadOnlyAdmin):
         permissions=["settle"],
     )
     def recalculate(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        statement = get_object_or_404(Statement, pk=object_id)
+        statement = get_object_or_404(Statement.objects.select_related("partner"), pk=object_id)
+        asked = post_confirmed(
+            self,
+            request,
+            title=_("Recalculate the statement"),
+            subject=str(statement),
+            intro=_(
+                "The statement's figures are computed again from the ledger and the rates in "
+                "force. A closed statement is final and stays as it is."
+            ),
+            submit_label=_("Recalculate"),
+            back_url=self._back_url(statement),
+        )
+        if asked is not None:
+            return asked
         if statement.status == Statement.Status.CLOSED:
             messages.warning(request, _("A closed statement is final; it was not changed."))
         else:
             statement_refresh(statement)
             messages.success(request, _("Recalculated from the ledger."))
-        return self._back(statement)
+        return HttpResponseRedirect(self._back_url(statement))
 
     @action(description=_("Close"), url_path="close", permissions=["settle"])
     def close(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        statement = get_object_or_404(Statement, pk=object_id)
+        statement = get_object_or_404(Statement.objects.select_related("partner"), pk=object_id)
+        asked = post_confirmed(
+            self,
+            request,
+            title=_("Close the statement"),
+            subject=str(statement),
+            intro=_(
+                "Closing makes the statement final: it never changes again, and later "
+                "changes to its month become correction lines of the next statement. This "
+                "cannot be undone."
+            ),
+            submit_label=_("Close the statement"),
+            back_url=self._back_url(statement),
+        )
+        if asked is not None:
+            return asked
         try:
             statement_close(statement)
         except StatementNotDue as refusal:
             messages.error(request, refusal.message)
         else:
             messages.success(request, _("The statement is closed and final."))
-        return self._back(statement)
+        return HttpResponseRedirect(self._back_url(statement))
 
     @action(
         description=_("Settle now"),
@@ -284,8 +315,22 @@ class StatementAdmin(ReadOnlyAdmin):
     )
     def settle_now(self, request: HttpRequest) -> HttpResponse:
         """What the daily job does: statements up to today, due months closed."""
+        back_url = reverse("admin:partners_statement_changelist")
+        asked = post_confirmed(
+            self,
+            request,
+            title=_("Settle now"),
+            intro=_(
+                "What the daily job does, now: every partner's statements up to today are "
+                "created or recomputed, and the months due are closed for good."
+            ),
+            submit_label=_("Settle now"),
+            back_url=back_url,
+        )
+        if asked is not None:
+            return asked
         settle_partners.delay()
         messages.success(
             request, _("Statements are being brought up to date; reload the page in a moment.")
         )
-        return HttpResponseRedirect(reverse("admin:partners_statement_changelist"))
+        return HttpResponseRedirect(back_url)

@@ -122,7 +122,11 @@ class ProgramSettings(models.Model):
     class Meta:
         verbose_name = _("program settings")
         verbose_name_plural = _("program settings")
-        permissions = [("view_reports", "Can view the dashboard and reports")]
+        permissions = [
+            ("view_reports", "Can view the dashboard and reports"),
+            # The four-eyes rule itself: whoever may change it may dodge it.
+            ("change_approval_rules", "Can change which adjustments need a second person"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="program_settings_singleton"),
             models.CheckConstraint(

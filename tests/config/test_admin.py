@@ -157,3 +157,39 @@ def test_purchase_page_explains_the_points(staff_client):
     page = staff_client.get(reverse("admin:loyalty_purchase_change", args=[purchase.pk]))
     assert page.status_code == 200
     assert "1 per 100.00 RUB paid: <strong>5</strong>" in page.content.decode()
+
+
+def test_only_administrators_change_which_adjustments_need_a_second_person(client, program):
+    from loyalty.program import program_settings, program_settings_cache_clear
+    from loyalty.services import program_settings_update
+    from tests.config.test_roles import staff
+
+    program_settings_update(adjustment_approval_threshold=100)
+    change = reverse("admin:loyalty_programsettings_change", args=[1])
+    form = {
+        "currency": "RUB",
+        "point_name": "points",
+        "card_prefix": "200",
+        "earn_mode": "rate",
+        "earn_points": 1,
+        "earn_amount": "100",
+        "cashback_percent": "0",
+        "rounding": "floor",
+        "pending_days": 14,
+        "expiry_months": 12,
+        "expiry_period": "exact",
+        "point_value": "1",
+        "max_redeem_share": "0.5",
+        "min_balance_to_redeem": 0,
+        "adjustment_approval_threshold": 1_000_000,
+    }
+    client.force_login(staff("Marketer"))
+    page = client.get(change).content.decode()
+    assert 'name="adjustment_approval_threshold"' not in page
+    assert client.post(change, form).status_code == 302  # the rest of the settings save
+    program_settings_cache_clear()
+    assert program_settings().adjustment_approval_threshold == 100
+    client.force_login(staff("Administrator"))
+    client.post(change, form)
+    program_settings_cache_clear()
+    assert program_settings().adjustment_approval_threshold == 1_000_000

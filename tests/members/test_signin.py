@@ -122,9 +122,7 @@ def test_a_cabinet_session_does_not_open_the_till(client, cashier_user):
     assert reverse("till-login") in response.url
 
 
-def test_failed_till_sign_ins_are_limited_even_with_the_right_password_after(
-    client, cashier_user
-):
+def test_failed_till_sign_ins_are_limited_even_with_the_right_password_after(client, cashier_user):
     for _ in range(5):
         till_sign_in(client, "kasia", "wrong")
     response = till_sign_in(client, "kasia")

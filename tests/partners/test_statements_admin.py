@@ -43,7 +43,7 @@ def test_closing_a_month_that_is_not_over_is_refused_with_a_message(admin_client
     this_month = Statement.objects.create(
         partner=pharmacy, month=timezone.localdate().replace(day=1), computed_at=timezone.now()
     )
-    response = admin_client.get(
+    response = admin_client.post(
         reverse("admin:partners_statement_close", args=[this_month.pk]), follow=True
     )
     assert "once the month is over" in response.content.decode()
@@ -51,20 +51,37 @@ def test_closing_a_month_that_is_not_over_is_refused_with_a_message(admin_client
     assert this_month.status == Statement.Status.OPEN
 
 
-def test_closing_a_finished_month(admin_client, pharmacy):  # noqa: F811
+def test_closing_asks_first_and_closes_on_the_confirmation(admin_client, pharmacy):  # noqa: F811
     march = statement_of(date(2026, 3, 1))
-    response = admin_client.get(
-        reverse("admin:partners_statement_close", args=[march.pk]), follow=True
-    )
+    url = reverse("admin:partners_statement_close", args=[march.pk])
+    asked = admin_client.get(url)
+    assert "cannot be undone" in asked.content.decode()
+    assert 'method="post"' in asked.content.decode()
+    march.refresh_from_db()
+    assert march.status == Statement.Status.OPEN  # a link never closes anything
+    response = admin_client.post(url, follow=True)
     assert "closed and final" in response.content.decode()
     march.refresh_from_db()
     assert march.status == Statement.Status.CLOSED
 
 
+def test_closing_needs_the_csrf_token(pharmacy, settings):  # noqa: F811
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    march = statement_of(date(2026, 3, 1))
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(User.objects.create_superuser("root", password="pw-test-only"))
+    refused = client.post(reverse("admin:partners_statement_close", args=[march.pk]))
+    assert refused.status_code == 403
+    march.refresh_from_db()
+    assert march.status == Statement.Status.OPEN
+
+
 def test_recalculate_leaves_a_closed_statement_alone(admin_client, pharmacy):  # noqa: F811
     february = statement_of(date(2026, 2, 1))
     computed_at = february.computed_at
-    response = admin_client.get(
+    response = admin_client.post(
         reverse("admin:partners_statement_recalculate", args=[february.pk]), follow=True
     )
     assert "closed statement is final" in response.content.decode()
@@ -72,8 +89,21 @@ def test_recalculate_leaves_a_closed_statement_alone(admin_client, pharmacy):  #
     assert february.computed_at == computed_at
 
 
-def test_settle_now_brings_statements_up_to_date(admin_client, pharmacy):  # noqa: F811
+def test_settle_now_asks_first_then_brings_statements_up_to_date(admin_client, pharmacy):  # noqa: F811
     Statement.objects.filter(month=date(2026, 3, 1)).delete()
-    response = admin_client.get(reverse("admin:partners_statement_settle_now"), follow=True)
+    url = reverse("admin:partners_statement_settle_now")
+    admin_client.get(url)
+    assert not Statement.objects.filter(month=date(2026, 3, 1)).exists()
+    response = admin_client.post(url, follow=True)
     assert response.status_code == 200
     assert Statement.objects.filter(partner__code="apteka").count() >= 3  # up to this month
+
+
+def test_a_marketer_downloads_no_statement(client, pharmacy):  # noqa: F811
+    from tests.config.test_roles import staff
+
+    march = statement_of(date(2026, 3, 1))
+    client.force_login(staff("Marketer"))
+    for name in ("download_csv", "download_pdf"):
+        response = client.get(reverse(f"admin:partners_statement_{name}", args=[march.pk]))
+        assert response.status_code == 403
