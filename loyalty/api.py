@@ -24,6 +24,7 @@ from .club import club_join_by_card
 from .exceptions import NotFound
 from .holds import hold_capture, hold_create, hold_summary, hold_void
 from .models import ClubPlan, EventBonus, Hold, Purchase
+from .program import MAX_POINTS, MAX_RECEIPT_AMOUNT
 from .reports import non_member_sales_record
 from .selectors import member_balance, purchase_summary, short_balance
 from .services import event_record, purchase_record, refund_record
@@ -180,11 +181,11 @@ class PurchaseCreateApi(APIView):
 
         card = card_number_field()
         receipt_id = serializers.CharField(max_length=64)
-        amount = MoneyField()
+        amount = MoneyField(max_value=MAX_RECEIPT_AMOUNT)
         items = serializers.ListField(
             child=PurchaseItemSerializer(), required=False, max_length=1000
         )
-        redeem_points = serializers.IntegerField(min_value=0, default=0)
+        redeem_points = serializers.IntegerField(min_value=0, max_value=MAX_POINTS, default=0)
 
         def validate_amount(self, value: Any) -> Any:
             if value <= 0:
@@ -227,15 +228,17 @@ class PurchaseCreateApi(APIView):
 class PurchaseDetailApi(APIView):
     @extend_schema(
         operation_id="purchases_retrieve",
-        summary="A purchase recorded by this partner",
+        summary="A purchase recorded by this partner (this outlet, for a key of one outlet)",
         responses={200: PurchaseOutputSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request, purchase_id: int) -> Response:
-        purchase = (
-            Purchase.objects.select_related("card")
-            .filter(pk=purchase_id, partner=request_api_key(request).partner)
-            .first()
+        key = request_api_key(request)
+        purchases = Purchase.objects.select_related("card").filter(
+            pk=purchase_id, partner=key.partner
         )
+        if key.outlet is not None:
+            purchases = purchases.filter(outlet=key.outlet)
+        purchase = purchases.first()
         if purchase is None:
             raise NotFound(_("Purchase not found."))
         return Response(
@@ -266,6 +269,7 @@ class RefundCreateApi(APIView):
         data = validated_input(self.RefundInputSerializer, request.data)
         result = refund_record(
             partner=request_api_key(request).partner,
+            outlet=request_api_key(request).outlet,
             purchase_id=purchase_id,
             amount=data["amount"],
             idempotency_key=key,
@@ -385,7 +389,7 @@ class HoldCreateApi(APIView):
 
     class HoldInputSerializer(serializers.Serializer):
         card = card_number_field()
-        points = serializers.IntegerField(min_value=1)
+        points = serializers.IntegerField(min_value=1, max_value=MAX_POINTS)
         minutes = serializers.IntegerField(
             min_value=1, required=False, help_text="How long to hold (default 15 minutes)."
         )
@@ -427,7 +431,8 @@ class HoldCaptureApi(APIView):
         responses={200: HoldSerializer, **ERROR_RESPONSES},
     )
     def post(self, request: Request, hold_id: int) -> Response:
-        hold = hold_capture(partner=request_api_key(request).partner, hold_id=hold_id)
+        key = request_api_key(request)
+        hold = hold_capture(partner=key.partner, outlet=key.outlet, hold_id=hold_id)
         return Response(hold_summary(hold))
 
 
@@ -439,5 +444,6 @@ class HoldVoidApi(APIView):
         responses={200: HoldSerializer, **ERROR_RESPONSES},
     )
     def post(self, request: Request, hold_id: int) -> Response:
-        hold = hold_void(partner=request_api_key(request).partner, hold_id=hold_id)
+        key = request_api_key(request)
+        hold = hold_void(partner=key.partner, outlet=key.outlet, hold_id=hold_id)
         return Response(hold_summary(hold))

@@ -31,6 +31,7 @@ from .ledger import (
     transfer_post,
 )
 from .models import Hold
+from .program import MAX_POINTS
 from .selectors import short_balance
 
 
@@ -68,6 +69,8 @@ def hold_create(
         )
     if points <= 0:
         raise InvalidRequest(_("Points to hold must be positive."), field="points")
+    if points > MAX_POINTS:
+        raise InvalidRequest(_("That is more points than anyone holds."), field="points")
     now = now or timezone.now()
     fingerprint = request_fingerprint(
         "hold", card=card_number, points=points, minutes=minutes, reference=reference
@@ -109,24 +112,25 @@ def hold_create(
         return result
 
 
-def _hold_locked(partner: Partner, hold_id: int) -> Hold:
-    hold = (
-        Hold.objects.select_for_update(of=("self",))
-        .select_related("card")
-        .filter(pk=hold_id, partner=partner)
-        .first()
-    )
+def _hold_locked(partner: Partner, outlet: Outlet | None, hold_id: int) -> Hold:
+    holds = Hold.objects.select_for_update(of=("self",)).select_related("card")
+    holds = holds.filter(pk=hold_id, partner=partner)
+    if outlet is not None:
+        holds = holds.filter(outlet=outlet)  # a key of one outlet resolves its own holds
+    hold = holds.first()
     if hold is None:
-        # Another partner's hold answers like a missing one.
+        # Another partner's (or outlet's) hold answers like a missing one.
         raise NotFound(_("No such hold."))
     return hold
 
 
-def hold_capture(*, partner: Partner, hold_id: int, now: datetime | None = None) -> Hold:
+def hold_capture(
+    *, partner: Partner, hold_id: int, outlet: Outlet | None = None, now: datetime | None = None
+) -> Hold:
     """Take the held points for good; a repeated capture answers the same."""
     now = now or timezone.now()
     with transaction.atomic():
-        hold = _hold_locked(partner, hold_id)
+        hold = _hold_locked(partner, outlet, hold_id)
         if hold.status == Hold.Status.CAPTURED:
             return hold
         if hold.status == Hold.Status.VOIDED:
@@ -147,11 +151,13 @@ def hold_capture(*, partner: Partner, hold_id: int, now: datetime | None = None)
         return _resolve(hold, Hold.Status.CAPTURED, now)
 
 
-def hold_void(*, partner: Partner, hold_id: int, now: datetime | None = None) -> Hold:
+def hold_void(
+    *, partner: Partner, hold_id: int, outlet: Outlet | None = None, now: datetime | None = None
+) -> Hold:
     """Give the held points back; a repeated void answers the same."""
     now = now or timezone.now()
     with transaction.atomic():
-        hold = _hold_locked(partner, hold_id)
+        hold = _hold_locked(partner, outlet, hold_id)
         if hold.status in (Hold.Status.VOIDED, Hold.Status.EXPIRED):
             return hold
         if hold.status == Hold.Status.CAPTURED:

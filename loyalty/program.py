@@ -2,11 +2,18 @@
 
 import calendar
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
 from .cache import ProcessCache
 from .models import ProgramSettings
+
+# What one operation may ask for at most: far beyond any real receipt or balance, and far
+# within the columns that add them up (a day's spend, a month's statement), so that a typo
+# or an attack is refused with a message, never a database overflow.
+MAX_RECEIPT_AMOUNT = Decimal("9999999999.99")
+MAX_POINTS = 10**15
 
 
 def _program_settings_load() -> ProgramSettings:

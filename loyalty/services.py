@@ -55,6 +55,8 @@ from .models import (
     Refund,
 )
 from .program import (
+    MAX_POINTS,
+    MAX_RECEIPT_AMOUNT,
     points_expire_at,
     points_release_at,
     program_settings,
@@ -139,6 +141,8 @@ def _redeem_check(
     """Validate a redemption against the program's rules; return its money value."""
     if points < 0:
         raise InvalidRequest(_("Points to redeem cannot be negative."), field="redeem_points")
+    if points > MAX_POINTS:
+        raise InvalidRequest(_("That is more points than anyone holds."), field="redeem_points")
     value = (Decimal(points) * program.point_value).quantize(CENT)
     max_value = amount * program.max_redeem_share
     if value > max_value:
@@ -182,6 +186,10 @@ def purchase_record(
     items = items or []
     if amount <= 0:
         raise InvalidRequest(_("Amount must be positive."), field="amount")
+    if amount > MAX_RECEIPT_AMOUNT:
+        raise InvalidRequest(
+            _("A receipt is at most %(amount)s.") % {"amount": MAX_RECEIPT_AMOUNT}, field="amount"
+        )
     fingerprint = request_fingerprint(
         "purchase",
         card=card_number,
@@ -637,6 +645,7 @@ def refund_record(
     partner: Partner,
     purchase_id: int,
     amount: Decimal,
+    outlet: Outlet | None = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> OperationResult:
@@ -653,12 +662,11 @@ def refund_record(
         if claim.replay is not None:
             return claim.replay
         # Lock order everywhere: the purchase row, then the member's accounts.
-        purchase = (
-            Purchase.objects.select_for_update(of=("self",))
-            .select_related("partner")
-            .filter(pk=purchase_id, partner=partner)
-            .first()
-        )
+        purchases = Purchase.objects.select_for_update(of=("self",)).select_related("partner")
+        purchases = purchases.filter(pk=purchase_id, partner=partner)
+        if outlet is not None:
+            purchases = purchases.filter(outlet=outlet)  # a key of one outlet: its receipts
+        purchase = purchases.first()
         if purchase is None:
             raise NotFound(_("Purchase not found."))
         refundable = purchase.amount - purchase.refunded_amount

@@ -12,8 +12,9 @@ class DailyFigures(models.Model):
     day = models.DateField(_("day"), unique=True)
     new_members = models.PositiveIntegerField(_("new members"), default=0)
     purchases = models.PositiveIntegerField(_("purchases"), default=0)
+    # Sums of a day's receipts: wider than one (see loyalty.program.MAX_RECEIPT_AMOUNT).
     revenue = models.DecimalField(
-        _("revenue"), max_digits=16, decimal_places=2, default=0, help_text=_("Net of refunds.")
+        _("revenue"), max_digits=20, decimal_places=2, default=0, help_text=_("Net of refunds.")
     )
     buyers = models.PositiveIntegerField(_("members who bought"), default=0)
     points_issued = models.BigIntegerField(_("points issued"), default=0)
@@ -23,7 +24,7 @@ class DailyFigures(models.Model):
     points_expired = models.BigIntegerField(_("points expired"), default=0)
     nonmember_receipts = models.PositiveIntegerField(_("receipts without a card"), default=0)
     nonmember_revenue = models.DecimalField(
-        _("revenue without a card"), max_digits=16, decimal_places=2, default=0
+        _("revenue without a card"), max_digits=20, decimal_places=2, default=0
     )
     computed_at = models.DateTimeField(_("computed at"))
 
@@ -43,7 +44,7 @@ class CohortMonth(models.Model):
     cohort = models.DateField(_("cohort"), help_text=_("The first day of the month they joined."))
     month = models.DateField(_("month"))
     members = models.PositiveIntegerField(_("members who bought"))
-    revenue = models.DecimalField(_("revenue"), max_digits=16, decimal_places=2)
+    revenue = models.DecimalField(_("revenue"), max_digits=20, decimal_places=2)
 
     class Meta:
         verbose_name = _("cohorts")

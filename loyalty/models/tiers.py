@@ -256,7 +256,8 @@ class MemberActivity(models.Model):
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="+")
     day = models.DateField(_("day"))
-    spend = models.DecimalField(_("spend"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    # Wider than a receipt: a day's receipts add up (MAX_RECEIPT_AMOUNT keeps them far apart).
+    spend = models.DecimalField(_("spend"), max_digits=18, decimal_places=2, default=Decimal("0"))
     purchases = models.IntegerField(_("purchases"), default=0)
     # Points earned on the day's purchases, net of refunds: what the leaderboard ranks.
     points = models.BigIntegerField(_("points earned"), default=0)

@@ -1,10 +1,11 @@
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from loyalty.models import Purchase, Transfer
+from loyalty.models import MemberActivity, Purchase, Transfer
 from loyalty.services import points_adjust, program_settings_update
 from tests.conftest import api_client_for
 from tests.factories import CardFactory, PartnerFactory
@@ -202,3 +203,45 @@ def test_errors_inside_items_are_reported_with_dotted_paths(pos, card, program):
     response = post_purchase(pos, card=card.number, items=items)
     assert response.status_code == 400
     assert set(response.json()["fields"]) == {"items.1.qty", "items.1.price"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/purchases/", {"amount": "100", "redeem_points": 10**30}, "redeem_points"),
+        ("/api/v1/purchases/", {"amount": "10000000000.00"}, "amount"),
+        ("/api/v1/holds/", {"points": 10**30}, "points"),
+    ],
+)
+def test_absurd_numbers_are_400_on_their_field_not_a_server_error(
+    pos, card, program, path, body, field
+):
+    response = pos.post(
+        path,
+        {"card": card.number, "receipt_id": "R-huge", **body},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="huge",
+    )
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+
+
+def test_the_largest_receipts_add_up_without_overflowing_the_days_spend(pos, card, program):
+    for n in range(3):
+        response = post_purchase(pos, card=card.number, amount="9999999999.99", receipt_id=f"B{n}")
+        assert response.status_code == 201, response.json()
+    assert MemberActivity.objects.get(member=card.member).spend == Decimal("29999999999.97")
+
+
+def test_the_till_refuses_absurd_points_with_a_message(pos, card, program):
+    from loyalty.exceptions import InvalidRequest
+    from loyalty.services import purchase_record
+
+    with pytest.raises(InvalidRequest, match="more points than anyone holds"):
+        purchase_record(
+            partner=card.partner,
+            card_number=card.number,
+            receipt_id="T1",
+            amount=Decimal("100"),
+            redeem_points=10**30,
+        )

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -436,3 +437,17 @@ def test_vouchers_are_named_in_the_readers_language(client, linked):
     reward_redeem(member_id=linked.member_id, reward_id=reward.pk)
     client.post(reverse("set_language"), {"language": "pl", "next": "/"})
     assert "Kubek" in client.get(reverse("cabinet-vouchers")).content.decode()
+
+
+def test_signing_up_once_the_phone_code_limit_is_reached_is_explained_and_saves_nothing(
+    client, operator
+):
+    """allauth texts a sign-up's code after saving the account and raises once its limit
+    (three codes a minute from one address) is reached: the form refuses first instead."""
+    for n in range(3):
+        assert signup_by_phone(Client(), f"8 (913) 555-00-0{n}").status_code == 302
+    users = User.objects.count()
+    response = signup_by_phone(client, "8 (913) 555-00-09")
+    assert response.status_code == 200
+    assert "Too many codes were sent" in response.content.decode()
+    assert User.objects.count() == users
