@@ -10,7 +10,7 @@ CHROMIUM := /usr/bin/chromium
 # Python 3.13 as selected by .python-version through pyenv, else any python3.13 on PATH.
 PYTHON313 := $(shell (pyenv which python 2>/dev/null | grep -q . && pyenv which python) || command -v python3.13)
 
-.PHONY: venv demo test lint bench bench-purchases bench-expiry bench-import bench-cabinet bench-dashboard messages clean
+.PHONY: venv demo test lint catalogs bench bench-purchases bench-expiry bench-import bench-cabinet bench-dashboard messages clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml
 
 messages: venv
 	$(PY) manage.py compilemessages --ignore=.venv >/dev/null
+
+# The ru and pl catalogs brought up to date with the code; TRANSLATIONS=file.json fills them in.
+catalogs: venv
+	$(PY) locale/update.py $(TRANSLATIONS)
 
 demo: export DATABASE_URL = sqlite:///$(CURDIR)/demo.sqlite3
 demo: export DEBUG = true

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # After authentication: a session made at the till is anonymous outside it.
     "members.middleware.till_session_confine",
+    "members.middleware.privileged_session_expire",
 ]
 
 # --- Content-Security-Policy, cookies and browser isolation (OWASP ASVS level 2) ---
@@ -167,7 +168,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # Twelve characters at least (ASVS 2.1.1); no composition rules, any length above.
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -198,6 +203,12 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+# Members are told by email when their password, email or phone changes (ASVS 2.2.3).
+ACCOUNT_EMAIL_NOTIFICATIONS = True
+# Staff and till sessions end after this long without a request, and this long after
+# signing in (members.middleware.privileged_session_expire).
+STAFF_SESSION_IDLE_MINUTES = env.int("STAFF_SESSION_IDLE_MINUTES", default=30)
+STAFF_SESSION_MAX_HOURS = env.int("STAFF_SESSION_MAX_HOURS", default=12)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Loyalty")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -264,6 +275,9 @@ HOLD_MINUTES_DEFAULT = env.int("HOLD_MINUTES_DEFAULT", default=15)
 HOLD_MINUTES_MAX = env.int("HOLD_MINUTES_MAX", default=24 * 60)
 # A month's settlement statements close this many days after it ends (time to enter its rates).
 SETTLEMENT_CLOSE_AFTER_DAYS = env.int("SETTLEMENT_CLOSE_AFTER_DAYS", default=3)
+
+# Webhook URLs: https only unless this is on (development); private addresses only in tests.
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=DEBUG)
 
 # Card, phone and voucher lookups allowed per API key (partners.authentication).
 LOOKUP_THROTTLE_RATE = env.str("LOOKUP_THROTTLE_RATE", default="300/min")

@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from members.middleware import LAST_SEEN_AT, SIGNED_IN_AT
 from members.models import CabinetPhone, Cashier, Member
 from members.signin import TILL_BACKEND
 from tests.factories import CardFactory, OutletFactory
@@ -269,3 +270,40 @@ def test_rotating_forwarded_for_does_not_reset_the_token_throttle(customer):
     ]
     assert statuses[:10] == [401] * 10
     assert statuses[10:] == [429, 429]
+
+
+# Sessions of the back-office and the till end by themselves
+
+
+def _age(client, key: str, seconds: int) -> None:
+    session = client.session
+    session[key] -= seconds
+    session.save()
+
+
+def test_a_staff_session_ends_after_half_an_hour_without_a_request(client):
+    boss = User.objects.create_superuser("boss", password=PASSWORD)
+    client.force_login(boss)
+    assert client.get("/admin/").status_code == 200
+    _age(client, LAST_SEEN_AT, 29 * 60)
+    assert client.get("/admin/").status_code == 200  # and this request counts as activity
+    _age(client, LAST_SEEN_AT, 31 * 60)
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response.url
+    assert not signed_in(client)
+
+
+def test_a_till_session_ends_twelve_hours_after_signing_in_however_busy(client, cashier_user):
+    client.force_login(cashier_user, backend=TILL_BACKEND)
+    assert client.get(reverse("till")).status_code == 200
+    _age(client, SIGNED_IN_AT, 12 * 3600 + 1)
+    response = client.get(reverse("till"))
+    assert response.status_code == 302
+    assert reverse("till-login") in response.url
+
+
+def test_a_customers_session_is_theirs_to_keep(client, customer):
+    client.force_login(customer, backend="allauth.account.auth_backends.AuthenticationBackend")
+    assert client.get(reverse("cabinet-home")).status_code == 200
+    assert LAST_SEEN_AT not in client.session
