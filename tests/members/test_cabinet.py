@@ -451,3 +451,29 @@ def test_signing_up_once_the_phone_code_limit_is_reached_is_explained_and_saves_
     assert response.status_code == 200
     assert "Too many codes were sent" in response.content.decode()
     assert User.objects.count() == users
+
+
+def test_a_password_shorter_than_twelve_characters_is_refused(client, operator):
+    response = client.post(
+        reverse("account_signup"),
+        {"email": "short@example.com", "password1": "Sh0rt-pass", "password2": "Sh0rt-pass"},
+    )
+    assert response.status_code == 200
+    assert "at least 12 characters" in response.content.decode()
+    assert not User.objects.filter(email="short@example.com").exists()
+
+
+def test_a_member_is_told_by_email_when_their_password_changes(client, customer, mailoutbox):
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=customer, email=customer.email, primary=True, verified=True)
+    response = client.post(
+        reverse("account_change_password"),
+        {
+            "oldpassword": "pw-test-only",
+            "password1": "a-new-long-Passw0rd",
+            "password2": "a-new-long-Passw0rd",
+        },
+    )
+    assert response.status_code == 302
+    assert [message.to for message in mailoutbox] == [["anna@example.com"]]
