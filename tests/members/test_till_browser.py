@@ -122,3 +122,40 @@ def test_a_cashier_serves_a_new_customer_with_the_keyboard(
         "purchase",
         "voucher",
     ]
+
+
+def test_a_second_card_for_a_members_phone_is_added_with_the_code_they_read_out(
+    live_server, page, till_login, sms_outbox
+):
+    from tests.factories import CardFactory
+    from tests.sms import texted_code
+
+    username, password = till_login
+    known = CardFactory(member__phone="+79135550011", member__full_name="Olga Nowak")
+    keyboard = page.keyboard
+    page.goto(f"{live_server.url}/till/")
+    keyboard.type(username)
+    keyboard.press("Tab")
+    keyboard.type(password)
+    keyboard.press("Enter")
+    expect(page.locator("#till-search")).to_be_focused()
+
+    second = ean13_from_serial("200", 778)
+    keyboard.type(second)
+    keyboard.press("Enter")
+    expect(page.locator("input[name=phone]")).to_be_focused()
+    keyboard.type("8 913 555-00-11")
+    keyboard.press("Enter")
+    code_box = page.locator("input[name=code]")
+    expect(code_box).to_be_focused()
+    expect(page.get_by_text("A code went to +7 *** ***-00-11")).to_be_visible()
+
+    keyboard.type("000000")
+    keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("4 tries left")
+    expect(code_box).to_be_focused()
+    code_box.fill("")
+    keyboard.type(texted_code(known.member.phone))
+    keyboard.press("Enter")
+    expect(page.get_by_test_id("member")).to_contain_text("Olga Nowak")
+    expect(page.get_by_test_id("card-number")).to_have_text(second)
