@@ -101,9 +101,9 @@ def test_saving_program_settings_in_the_admin_takes_effect_at_once(staff_client)
     assert program_settings().earn_points == 2
 
 
-def test_invalid_program_settings_are_explained_on_the_form(staff_client):
-    change = reverse("admin:loyalty_programsettings_change", args=[1])
-    form = {
+def program_form(**changes) -> dict:
+    """The program settings page's form as saved, with `changes`."""
+    return {
         "currency": "RUB",
         "point_name": "points",
         "card_prefix": "200",
@@ -119,7 +119,13 @@ def test_invalid_program_settings_are_explained_on_the_form(staff_client):
         "max_redeem_share": "0.5",
         "min_balance_to_redeem": 0,
         "adjustment_approval_threshold": 1000,
+        **changes,
     }
+
+
+def test_invalid_program_settings_are_explained_on_the_form(staff_client):
+    change = reverse("admin:loyalty_programsettings_change", args=[1])
+    form = program_form()
     response = staff_client.post(change, form)
     assert response.status_code == 200
     assert "Cashback needs a percent above zero." in response.content.decode()
@@ -166,23 +172,7 @@ def test_only_administrators_change_which_adjustments_need_a_second_person(clien
 
     program_settings_update(adjustment_approval_threshold=100)
     change = reverse("admin:loyalty_programsettings_change", args=[1])
-    form = {
-        "currency": "RUB",
-        "point_name": "points",
-        "card_prefix": "200",
-        "earn_mode": "rate",
-        "earn_points": 1,
-        "earn_amount": "100",
-        "cashback_percent": "0",
-        "rounding": "floor",
-        "pending_days": 14,
-        "expiry_months": 12,
-        "expiry_period": "exact",
-        "point_value": "1",
-        "max_redeem_share": "0.5",
-        "min_balance_to_redeem": 0,
-        "adjustment_approval_threshold": 1_000_000,
-    }
+    form = program_form(earn_mode="rate", adjustment_approval_threshold=1_000_000)
     client.force_login(staff("Marketer"))
     page = client.get(change).content.decode()
     assert 'name="adjustment_approval_threshold"' not in page
