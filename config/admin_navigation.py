@@ -32,6 +32,7 @@ SIDEBAR: list[tuple[Any, list[tuple[Any, str, str]]]] = [
             (_("Card imports"), "upload_file", "members.cardimport"),
             (_("Cashiers"), "point_of_sale", "members.cashier"),
             (_("Till actions"), "receipt_long", "members.tillaction"),
+            (_("Card confirmations"), "verified_user", "members.cardclaim"),
         ],
     ),
     (

@@ -15,7 +15,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from partners.authentication import ApiKeyCardThrottle, lookup_miss_count
 
-from .exceptions import InvalidRequest, LookupMiss, LoyaltyError
+from .exceptions import InsufficientPoints, InvalidRequest, LookupMiss, LoyaltyError
 from .idempotency import OperationResult
 
 
@@ -42,11 +42,17 @@ def _flat_errors(detail: Any, path: str = "") -> dict[str, list[str]]:
             flat.update(_flat_errors(item, f"{path}.{index}"))
         return flat
     messages = detail if isinstance(detail, list) else [detail]
-    return {path: [str(message) for message in messages]} if messages else {}
+    return {path: [_encodable(str(message)) for message in messages]} if messages else {}
+
+
+def _encodable(text: str) -> str:
+    """A message that quotes the client's input (`"\\ud800" is not a valid choice`) with any
+    lone surrogate written out, so that the answer can be encoded at all."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _error(code: str, detail: str, http_status: int, fields: Any = None) -> Response:
-    body: dict[str, Any] = {"error": code, "detail": detail}
+    body: dict[str, Any] = {"error": code, "detail": _encodable(detail)}
     if fields:
         body["fields"] = fields
     return Response(body, status=http_status)
@@ -55,7 +61,10 @@ def _error(code: str, detail: str, http_status: int, fields: Any = None) -> Resp
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     fields: Any
     view = context.get("view")
-    if isinstance(exc, LookupMiss) and ApiKeyCardThrottle in getattr(view, "throttle_classes", []):
+    # A write naming a card says something a lookup would have told: that the card does not
+    # exist, or that the member has fewer points than asked. Either spends a lookup.
+    probe = isinstance(exc, LookupMiss | InsufficientPoints)
+    if probe and ApiKeyCardThrottle in getattr(view, "throttle_classes", []):
         lookup_miss_count(context["request"], view)
     if isinstance(exc, LoyaltyError):
         fields = {exc.field: [exc.message]} if exc.field else None
@@ -78,7 +87,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.APIException):
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "error"
-        response.data = {"error": code, "detail": str(exc.detail)}
+        response.data = {"error": code, "detail": _encodable(str(exc.detail))}
     return response
 
 

@@ -63,6 +63,7 @@ from .imports.jobs import card_import_confirm, card_import_upload, progress_rows
 from .models import (
     Card,
     CardBatch,
+    CardClaim,
     CardImport,
     Cashier,
     CashierReport,
@@ -971,6 +972,29 @@ class TillActionAdmin(ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(CardClaim)
+class CardClaimAdmin(ReadOnlyAdmin):
+    """Cards added to members or replaced at a till or through a key, each waiting for (or
+    done with) the member's texted code: who asked, where the code went, the tries."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "card_number",
+        "member",
+        "sent_to",
+        "partner",
+        "outlet",
+        "attempts",
+        "used_at",
+    ]
+    list_filter = ["kind", "partner", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["card_number", "member__phone"]
+    list_select_related = ["member", "partner", "outlet"]
+    date_hierarchy = "created_at"
+    exclude = ["code_hash"]
 
 
 @admin.register(CashierReport)

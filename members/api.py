@@ -11,12 +11,11 @@ from loyalty.api import BalanceSerializer, StatusSerializer, member_status
 from loyalty.api_base import LOOKUP_RESPONSES, card_number_field, validated_input
 from loyalty.exceptions import InvalidRequest
 from loyalty.selectors import member_balance
-from partners.authentication import ApiKeyCardThrottle, ApiKeyLookupThrottle, request_api_key
-from partners.models import OPERATOR_PARTNER_CODE, Partner
+from partners.authentication import ApiKeyLookupThrottle, request_api_key
+from partners.models import Partner
 
-from .masks import masked_name, masked_phone
 from .models import Card, CardClaim, Member
-from .selectors import member_by_card, member_by_phone
+from .selectors import member_by_card, member_by_phone, member_shown_to
 from .services import (
     card_claim_confirm,
     card_issue,
@@ -45,18 +44,10 @@ class MemberOutputSerializer(serializers.Serializer):
 
 
 def _member_shown_to(member: Member, partner: Partner) -> dict[str, Any]:
-    """What a partner's till sees of a member: never the email; the name and phone in full
-    only for the operator and for a partner that issued one of the member's cards."""
     referral_code_ensure(member)  # the till prints it on the member's slip
-    in_clear = (
-        partner.code == OPERATOR_PARTNER_CODE
-        or Card.objects.filter(member=member, partner=partner).exists()
-    )
-    phone = member.phone
     return {
         "id": member.pk,
-        "full_name": member.full_name if in_clear else masked_name(member.full_name),
-        "phone": phone if in_clear or not phone else masked_phone(phone),
+        **member_shown_to(member, partner),
         "status": member.status,
         "referral_code": member.referral_code,
         "created_at": member.created_at.isoformat(),
@@ -117,7 +108,8 @@ CONFIRMATION_RESPONSE = OpenApiResponse(
 
 
 class CardIssueApi(APIView):
-    throttle_classes = [ApiKeyCardThrottle]
+    # A lookup too: its answer says whether a card is issued, and to a phone or not.
+    throttle_classes = [ApiKeyLookupThrottle]
 
     class CardIssueInputSerializer(serializers.Serializer):
         card = card_number_field(help_text="13-digit EAN-13 card number.")
@@ -155,6 +147,7 @@ class CardIssueApi(APIView):
             phone=data["phone"],
             full_name=data.get("name", ""),
             referral_code=data.get("referral_code", ""),
+            api_key=key,
         )
         if result.claim is not None:
             return Response(_confirmation_body(result.claim), status=status.HTTP_202_ACCEPTED)
@@ -190,7 +183,7 @@ class MemberLookupApi(APIView):
 
 
 class CardReplaceApi(APIView):
-    throttle_classes = [ApiKeyCardThrottle]
+    throttle_classes = [ApiKeyLookupThrottle]  # says whether a card exists
 
     class CardReplaceInputSerializer(serializers.Serializer):
         new_card = card_number_field()
@@ -211,12 +204,13 @@ class CardReplaceApi(APIView):
             new_card_number=data["new_card"],
             reason=data["reason"],
             outlet=key.outlet,
+            api_key=key,
         )
         return Response(_confirmation_body(claim), status=status.HTTP_202_ACCEPTED)
 
 
 class CardConfirmApi(APIView):
-    throttle_classes = [ApiKeyCardThrottle]
+    throttle_classes = [ApiKeyLookupThrottle]  # each try of a code is counted
 
     class CardConfirmInputSerializer(serializers.Serializer):
         code = serializers.CharField(max_length=12, help_text="The code texted to the member.")

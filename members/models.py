@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from partners.models import Outlet, Partner
+from partners.models import ApiKey, Outlet, Partner
 
 
 class Member(models.Model):
@@ -516,12 +516,23 @@ class CardClaim(TextedCode):
         related_name="+",
         verbose_name=_("cashier"),
     )
+    # Who asked, through the API: claims are limited per key as per cashier.
+    api_key = models.ForeignKey(
+        ApiKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("API key"),
+    )
 
     class Meta:
         verbose_name = _("card confirmation")
         verbose_name_plural = _("card confirmations")
         indexes = [
-            models.Index(fields=["card_number", "created_at"], name="card_claim_card_time_idx")
+            models.Index(fields=["card_number", "created_at"], name="card_claim_card_time_idx"),
+            models.Index(fields=["api_key", "created_at"], name="card_claim_key_time_idx"),
+            models.Index(fields=["requested_by", "created_at"], name="card_claim_cashier_time_idx"),
         ]
         constraints = [
             models.CheckConstraint(

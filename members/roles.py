@@ -50,6 +50,7 @@ ROLES: dict[str, dict[str, Iterable[str]]] = {
         "members.card": ("view", "change"),
         "members.cardbatch": VIEW,
         "members.tillaction": VIEW,
+        "members.cardclaim": VIEW,
         "members.segment": VIEW,
         # Adjustments above the program's threshold wait for someone who may approve.
         "loyalty.pointsadjustment": ("view", "add"),

@@ -2,7 +2,7 @@
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -17,7 +17,7 @@ from loyalty.journeys import journeys_enter
 from loyalty.ledger import member_accounts_create
 from loyalty.models import EventBonus, Journey
 from loyalty.services import one_time_bonus_award
-from partners.models import Outlet, Partner
+from partners.models import ApiKey, Outlet, Partner
 
 from .ean import ean13_from_serial, ean13_is_valid
 from .models import Card, CardBatch, CardClaim, Member
@@ -33,6 +33,8 @@ from .texted_codes import (
     sends_allow,
 )
 
+# Card codes one till (an API key or a cashier) may ask for in an hour.
+CLAIMS_PER_TILL_HOUR = 20
 # No 0/O or 1/I: referral codes are read aloud and typed by hand.
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -142,6 +144,7 @@ def card_issue(
     full_name: str = "",
     outlet: Outlet | None = None,
     issued_by: AbstractBaseUser | None = None,
+    api_key: ApiKey | None = None,
     referral_code: str = "",
     now: datetime | None = None,
 ) -> CardIssueResult:
@@ -189,6 +192,7 @@ def card_issue(
         partner=partner,
         outlet=outlet,
         requested_by=issued_by,
+        api_key=api_key,
     )
     return CardIssueResult(card=card, member=member, created=False, claim=claim)
 
@@ -218,6 +222,7 @@ def card_replace(
     reason: str,
     outlet: Outlet | None = None,
     requested_by: AbstractBaseUser | None = None,
+    api_key: ApiKey | None = None,
 ) -> CardClaim:
     """Ask to move a member to a new card; the balance lives on the member, so it follows.
 
@@ -249,6 +254,7 @@ def card_replace(
         partner=partner,
         outlet=outlet,
         requested_by=requested_by,
+        api_key=api_key,
     )
 
 
@@ -280,6 +286,7 @@ def _claim_start(
     if sent_to is None:
         raise Conflict(_("This member has no phone or email to send a code to."))
     sends_allow(member=member, card_number=card.number)
+    _sender_allow(details.get("api_key"), details.get("requested_by"))
     code = code_draw()
     claim = CardClaim(
         kind=kind,
@@ -296,6 +303,21 @@ def _claim_start(
     # no code for a claim that rolled back.
     transaction.on_commit(partial(code_send, member, _claim_text(claim, code)))
     return claim
+
+
+def _sender_allow(api_key: ApiKey | None, cashier: AbstractBaseUser | None) -> None:
+    """A till (an API key, or a cashier at the till page) asks for CLAIMS_PER_TILL_HOUR
+    codes an hour at most: enough for any queue, too few to text strangers in bulk or to
+    guess codes across many members (each code has five tries)."""
+    since = timezone.now() - timedelta(hours=1)
+    if api_key is not None:
+        asked = CardClaim.objects.filter(api_key=api_key, created_at__gte=since)
+    elif cashier is not None:
+        asked = CardClaim.objects.filter(requested_by_id=cashier.pk, created_at__gte=since)
+    else:
+        return
+    if asked.count() >= CLAIMS_PER_TILL_HOUR:
+        raise Conflict(_("This till asked for too many card codes in the last hour; try later."))
 
 
 def _claim_text(claim: CardClaim, code: str) -> str:

@@ -99,5 +99,6 @@ class ApiKeyCardThrottle(ApiKeyLookupThrottle):
 
 
 def lookup_miss_count(request: Request, view: Any) -> None:
-    """A write named an unknown card or voucher: one lookup from the key's budget."""
+    """A write named an unknown card or voucher, or asked a member for more points than
+    they have: one lookup from the key's budget."""
     ApiKeyLookupThrottle().allow_request(request, view)

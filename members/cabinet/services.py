@@ -3,6 +3,7 @@
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from functools import partial
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -108,9 +109,13 @@ def _virtual_card_create(member: Member, operator) -> Card:
     raise Conflict(_("No free virtual card number; try again."))
 
 
+@transaction.atomic
 def card_link_start(*, user: User, card_number: str) -> CardLinkCode:
     """Send a one-time code to the phone (or else the email) of the card's member."""
     card_number = card_number_validate(card_number, field="card")
+    # The login, then the member, locked while the limits are counted: requests at once
+    # must not pass them together.
+    User.objects.select_for_update().filter(pk=user.pk).exists()
     _refuse_second_member(user)
     recent = CardLinkCode.objects.filter(
         user=user, created_at__gte=timezone.now() - timedelta(hours=1)
@@ -134,6 +139,7 @@ def card_link_start(*, user: User, card_number: str) -> CardLinkCode:
             field="card",
         )
     # Per card and per phone too: throw-away logins must not text one member again and again.
+    Member.objects.select_for_update().filter(pk=member.pk).exists()
     sends_allow(member=member, card_number=card_number)
     code = code_draw()
     link = CardLinkCode.objects.create(
@@ -148,7 +154,7 @@ def card_link_start(*, user: User, card_number: str) -> CardLinkCode:
         "card": card_number,
         "code": code,
     }
-    code_send(member, text)
+    transaction.on_commit(partial(code_send, member, text))  # no text for a rolled-back row
     return link
 
 

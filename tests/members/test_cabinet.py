@@ -43,6 +43,17 @@ def sent_code() -> str:
     return re.search(r"\b(\d{6})\b", text).group(1)
 
 
+@pytest.fixture
+def link_card(client, django_capture_on_commit_callbacks):
+    """Asks to link a card; the code is texted once the request commits (here, at once)."""
+
+    def ask(number: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(reverse("cabinet-link-card"), {"card": number})
+
+    return ask
+
+
 def test_signing_up_by_email_leads_to_getting_a_card(client, operator, program):
     response = client.post(
         reverse("account_signup"),
@@ -82,9 +93,9 @@ def test_a_second_virtual_card_is_refused(client, customer):
     assert Card.objects.filter(member__user=customer).count() == 1
 
 
-def test_linking_a_card_with_the_code_sent_to_its_phone(client, customer, operator):
+def test_linking_a_card_with_the_code_sent_to_its_phone(client, customer, operator, link_card):
     card = CardFactory(partner=operator)
-    response = client.post(reverse("cabinet-link-card"), {"card": card.number})
+    response = link_card(card.number)
     assert response.status_code == 302
     phone, text = sms.outbox[-1]
     assert phone == card.member.phone
@@ -98,9 +109,9 @@ def test_linking_a_card_with_the_code_sent_to_its_phone(client, customer, operat
     assert card.member.user == customer
 
 
-def test_a_wrong_code_counts_and_five_end_the_attempt(client, customer, operator):
+def test_a_wrong_code_counts_and_five_end_the_attempt(client, customer, operator, link_card):
     card = CardFactory(partner=operator)
-    url = client.post(reverse("cabinet-link-card"), {"card": card.number}).url
+    url = link_card(card.number).url
     code = sent_code()
     wrong = "000000" if code != "000000" else "111111"
     first = client.post(url, {"code": wrong})
@@ -114,9 +125,9 @@ def test_a_wrong_code_counts_and_five_end_the_attempt(client, customer, operator
     assert card.member.user is None
 
 
-def test_an_expired_code_links_nothing(client, customer, operator):
+def test_an_expired_code_links_nothing(client, customer, operator, link_card):
     card = CardFactory(partner=operator)
-    url = client.post(reverse("cabinet-link-card"), {"card": card.number}).url
+    url = link_card(card.number).url
     CardLinkCode.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     response = client.post(url, {"code": sent_code()})
     assert "expired" in response.content.decode()
@@ -143,18 +154,18 @@ def test_a_card_already_in_another_account_cannot_be_linked(client, customer, op
     assert not sms.outbox
 
 
-def test_codes_are_limited_per_hour(client, customer, operator):
+def test_codes_are_limited_per_hour(client, customer, operator, link_card):
     card = CardFactory(partner=operator)
     for _attempt in range(5):
-        client.post(reverse("cabinet-link-card"), {"card": card.number})
-    response = client.post(reverse("cabinet-link-card"), {"card": card.number})
+        link_card(card.number)
+    response = link_card(card.number)
     assert "Too many codes" in response.content.decode()
     assert len(sms.outbox) == 5
 
 
-def test_nobody_opens_another_users_code_page(client, customer, operator):
+def test_nobody_opens_another_users_code_page(client, customer, operator, link_card):
     card = CardFactory(partner=operator)
-    url = client.post(reverse("cabinet-link-card"), {"card": card.number}).url
+    url = link_card(card.number).url
     client.force_login(User.objects.create_user("eve", password="pw-test-only"))
     assert client.get(url).status_code == 404
     assert client.post(url, {"code": sent_code()}).status_code == 404

@@ -9,6 +9,7 @@ from django.urls import reverse
 from loyalty.services import points_adjust
 from members.ean import ean13_from_serial
 from members.models import Card, CardClaim, Cashier
+from members.services import CLAIMS_PER_TILL_HOUR
 from members.signin import TILL_BACKEND
 from members.texted_codes import SENDS_PER_HOUR
 from tests.conftest import api_client_for
@@ -202,10 +203,13 @@ def test_the_operator_and_the_issuing_partner_see_the_name_and_phone(victim, pos
 # The cabinet's card-link codes: limited per card and per phone, not only per login
 
 
-def test_throw_away_logins_cannot_text_one_member_again_and_again(client, victim, sms_outbox):
+def test_throw_away_logins_cannot_text_one_member_again_and_again(
+    client, victim, sms_outbox, captured
+):
     for n in range(SENDS_PER_HOUR + 2):
         client.force_login(User.objects.create_user(f"throwaway{n}", password="pw-test-only"))
-        client.post(reverse("cabinet-link-card"), {"card": victim.number})
+        with captured():
+            client.post(reverse("cabinet-link-card"), {"card": victim.number})
     assert len(sms_outbox) == SENDS_PER_HOUR
 
 
@@ -238,3 +242,44 @@ def test_at_the_till_an_existing_members_phone_asks_for_their_code(
     assert "Card issued." in done.content.decode()
     assert Card.objects.get(number=NEW).member_id == victim.member_id
     assert CardClaim.objects.get().used_at is not None
+
+
+def test_one_key_asks_for_twenty_card_codes_an_hour_at_most(operator, program, captured):
+    key = api_client_for(operator)
+    members = [CardFactory(partner=operator).member for _ in range(CLAIMS_PER_TILL_HOUR + 1)]
+    statuses = [
+        issue(key, captured, member.phone, card=ean13_from_serial("200", 500 + n)).status_code
+        for n, member in enumerate(members)
+    ]
+    assert statuses == [202] * CLAIMS_PER_TILL_HOUR + [409]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_logins_asking_at_once_for_one_card_pass_its_limit_no_further(
+    operator, sms_outbox, monkeypatch
+):
+    import time
+
+    from django.test import Client
+
+    from members.cabinet import services
+    from members.models import CardLinkCode
+    from tests.threads import run_together
+
+    counted = services.sends_allow
+
+    def counted_slowly(**kwargs):
+        # Widen the gap between counting and writing the code, where requests at once meet.
+        counted(**kwargs)
+        time.sleep(0.2)
+
+    monkeypatch.setattr(services, "sends_allow", counted_slowly)
+    card = CardFactory(partner=operator)
+    clients = []
+    for n in range(10):
+        client = Client()
+        client.force_login(User.objects.create_user(f"racer{n}", password="pw-test-only"))
+        clients.append(client)
+    run_together(10, lambda n: clients[n].post(reverse("cabinet-link-card"), {"card": card.number}))
+    assert CardLinkCode.objects.count() == SENDS_PER_HOUR
+    assert len(sms_outbox) == SENDS_PER_HOUR

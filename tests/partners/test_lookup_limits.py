@@ -95,3 +95,30 @@ def test_a_refused_hold_does_not_tell_the_balance(pos, card, program):
     )
     assert response.status_code == 409
     assert "37" not in response.json()["detail"]
+
+
+def test_issuing_cards_is_a_lookup_whatever_the_answer(pos, card, three_a_minute):
+    """Its answer tells an issued card from a blank one, and a card's phone: counted."""
+    probes = [
+        pos.post(
+            "/api/v1/cards/issue/",
+            {"card": number, "phone": "+79990000001", "referral_code": "ZZZZZZZZ"},
+            format="json",
+        ).status_code
+        for number in (card.number, ean13_from_serial("200", 990_001), card.number)
+    ]
+    assert probes == [409, 400, 409]
+    assert pos.get(f"/api/v1/cards/{card.number}/balance/").status_code == 429
+
+
+def test_a_write_refused_for_too_few_points_spends_a_lookup(pos, card, program, three_a_minute):
+    """Else holds of N points, refused or not, would read a balance by halving."""
+    for n in range(3):
+        refused = pos.post(
+            "/api/v1/holds/",
+            {"card": card.number, "points": 10**6},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=f"probe-{n}",
+        )
+        assert refused.status_code == 409
+    assert pos.get(f"/api/v1/cards/{card.number}/balance/").status_code == 429
