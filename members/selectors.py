@@ -15,14 +15,19 @@ from django.db.models import (
 
 from loyalty.exceptions import CardNotFound
 from loyalty.models import Purchase
+from partners.models import OPERATOR_PARTNER_CODE, Partner
 
+from .masks import masked_name, masked_phone
 from .models import Card, Member
 from .phones import InvalidPhone, phone_normalize
 
 
 def member_by_card(number: str) -> tuple[Member, Card]:
     """The holder of a usable card. Unknown, blank, blocked and lost cards look alike."""
-    card = Card.objects.select_related("member").filter(number=number.strip()).first()
+    number = number.strip()
+    if not (number.isascii() and number.isdigit() and len(number) <= 32):
+        raise CardNotFound()  # no card has such a number: no need to ask the database
+    card = Card.objects.select_related("member").filter(number=number).first()
     if (
         card is None
         or card.status not in Card.USABLE
@@ -116,3 +121,18 @@ def cashier_kpis(start: datetime, end: datetime) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def member_shown_to(member: Member, partner: Partner) -> dict[str, str | None]:
+    """What a partner's till sees of a member's name and phone: in full for the operator
+    and for a partner that issued one of the member's cards; otherwise the first name and
+    an initial, and a masked phone. Never the email."""
+    in_clear = (
+        partner.code == OPERATOR_PARTNER_CODE
+        or Card.objects.filter(member=member, partner=partner).exists()
+    )
+    phone = member.phone
+    return {
+        "full_name": member.full_name if in_clear else masked_name(member.full_name),
+        "phone": phone if in_clear or not phone else masked_phone(phone),
+    }

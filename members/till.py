@@ -6,11 +6,14 @@ rule that a cashier never credits points to a card on their own phone, and a
 `TillAction` row for every step.
 """
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
@@ -62,6 +65,7 @@ class Found:
 def till_find(cashier: Cashier, query: str) -> Found:
     """The member behind a scanned card, a typed phone or a voucher code (None: nobody)."""
     query = query.strip()
+    _lookups_allow(cashier)
     try:
         if voucher_code_like(query):
             member, card = _voucher_holder(query)
@@ -72,6 +76,16 @@ def till_find(cashier: Cashier, query: str) -> Found:
         return Found(None, None, query)
     _audit(cashier, TillAction.Kind.LOOKUP, member=member, card_number=card.number if card else "")
     return Found(member, card, query)
+
+
+def _lookups_allow(cashier: Cashier) -> None:
+    """TILL_LOOKUPS_PER_MINUTE searches a minute per cashier, as API keys have a lookup
+    budget: a till is no faster way to walk through phones and card numbers."""
+    window = f"till-lookups:{cashier.pk}:{int(time.time() // 60)}"
+    cache.add(window, 0, timeout=120)
+    if cache.incr(window) > settings.TILL_LOOKUPS_PER_MINUTE:
+        _audit(cashier, TillAction.Kind.REFUSED, reason="too many searches")
+        raise Conflict(_("Too many searches at this till in a minute; wait a moment."))
 
 
 def _voucher_holder(code: str) -> tuple[Member, Card | None]:

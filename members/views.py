@@ -15,15 +15,17 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from loyalty.exceptions import LoyaltyError
+from loyalty.program import MAX_RECEIPT_AMOUNT
 from loyalty.selectors import member_balance
 from loyalty.tiers import member_benefits, tier_snapshot
 from rewards.selectors import voucher_code_like, voucher_code_normalize, vouchers_usable
 
 from .ean import ean13_is_valid
 from .models import Card, Cashier, Member
+from .selectors import member_shown_to
 from .signin import TILL_BACKEND, SignInForm, made_at_till
 from .till import (
     cashier_of,
@@ -92,6 +94,8 @@ def _member_context(
     return {
         "cashier": cashier,
         "member": member,
+        # The name and phone as this till's partner may see them (the API's rule).
+        "shown": member_shown_to(member, cashier.outlet.partner),
         "card": card,
         "balance": member_balance(member),
         "status": member_benefits(member.pk).as_dict(tier_snapshot()),
@@ -112,6 +116,8 @@ def _amount(raw: str) -> Decimal:
         raise LoyaltyError(_("Enter the amount as a number, for example 1250.50.")) from None
     if not value.is_finite() or value <= 0:
         raise LoyaltyError(_("The amount must be above zero."))
+    if value > MAX_RECEIPT_AMOUNT:  # before rounding: 1e999 has no cents to round to
+        raise LoyaltyError(_("A receipt is at most %(amount)s.") % {"amount": MAX_RECEIPT_AMOUNT})
     return value.quantize(Decimal("0.01"))
 
 
@@ -131,15 +137,19 @@ def _receipt(request: HttpRequest) -> str:
     return receipt
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @cashier_view
 def till_page(request: HttpRequest, cashier: Cashier) -> HttpResponse:
-    """The till. With `?q=` it shows that member at once: a scan typed before the
-    page's script was ready submits the search box the plain way, and still works."""
-    query = request.GET.get("q", "").strip()
+    """The till. A search posted to it shows that member at once: a scan typed before the
+    page's script was ready submits the search box the plain way, and still works. (A
+    POST, as every search is: each is audited, and no GET writes anything.)"""
+    query = request.POST.get("q", "").strip()
     context: dict[str, Any] = {"cashier": cashier}
     if query:
-        template, found = _find(cashier, query)
+        try:
+            template, found = _find(cashier, query)
+        except LoyaltyError as error:
+            template, found = "till/refused.html", {"message": error.message}
         context.update(found, panel=template)
     return render(request, "till/page.html", context)
 
@@ -150,7 +160,10 @@ def till_find_view(request: HttpRequest, cashier: Cashier) -> HttpResponse:
     query = request.POST.get("q", "").strip()
     if not query:
         return _refused(request, _("Scan a card or type a phone number."))
-    template, context = _find(cashier, query)
+    try:
+        template, context = _find(cashier, query)
+    except LoyaltyError as error:
+        return _refused(request, error.message)
     return render(request, template, context)
 
 

@@ -208,9 +208,51 @@ def test_cashier_kpis_count_cards_and_members_who_came_back(client, cashier, ope
 
 def test_a_scan_before_the_script_is_ready_still_finds_the_member(client, cashier):
     card = CardFactory(partner=cashier.outlet.partner)
-    page = client.get(reverse("till"), {"q": card.number}).content.decode()
+    page = client.post(reverse("till"), {"q": card.number}).content.decode()
     assert 'data-testid="member"' in page
     assert card.member.full_name in page
+
+
+def test_a_get_of_the_till_looks_nobody_up(client, cashier):
+    card = CardFactory(partner=cashier.outlet.partner)
+    page = client.get(reverse("till"), {"q": card.number}).content.decode()
+    assert 'data-testid="member"' not in page
+    assert not TillAction.objects.exists()
+
+
+def test_another_partners_cashier_sees_a_masked_member(client, cashier, operator):
+    from tests.factories import PartnerFactory
+
+    card = CardFactory(
+        partner=PartnerFactory(code="pharmacy"),
+        member__full_name="Olga Nowak",
+        member__phone="+79135550077",
+    )
+    # The cashier's partner is the operator, who sees every member in full...
+    assert "Olga Nowak" in post(client, "till-find", q=card.number).content.decode()
+    # ...a partner's cashier, only members of its own cards.
+    other = OutletFactory(partner=PartnerFactory(code="bakery"), code="b1")
+    Cashier.objects.filter(pk=cashier.pk).update(outlet=other)
+    page = post(client, "till-find", q=card.number).content.decode()
+    assert "Olga N." in page
+    assert "Nowak" not in page
+    assert "+7 *** ***-00-77" in page
+
+
+def test_searches_are_limited_per_cashier(client, cashier, settings):
+    settings.TILL_LOOKUPS_PER_MINUTE = 3
+    card = CardFactory(partner=cashier.outlet.partner)
+    statuses = [post(client, "till-find", q=card.number).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 422]
+    refused = post(client, "till-find", q=card.number).content.decode()
+    assert "Too many searches" in refused
+
+
+def test_an_absurd_amount_at_the_till_is_explained(client, cashier):
+    card = CardFactory(partner=cashier.outlet.partner)
+    response = post(client, "till-purchase", card=card.number, amount="1e999", receipt="R1")
+    assert response.status_code == 422
+    assert "A receipt is at most" in response.content.decode()
 
 
 def test_cashier_kpis_group_by_cashier_and_outlet(operator, instant_program):
