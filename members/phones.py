@@ -1,4 +1,5 @@
 import re
+import unicodedata
 from functools import cache
 from typing import Any
 
@@ -17,7 +18,7 @@ def phone_normalize(raw: str, region: str | None = None) -> str:
     `+79123456789` in the RU region: the Russian trunk prefix 8 is the local
     way of writing +7.
     """
-    text = raw.strip()
+    text = _ascii_digits(raw.strip())
     if not text:
         raise InvalidPhone("empty phone number")
     region = region or settings.PHONE_DEFAULT_REGION
@@ -34,6 +35,15 @@ def phone_normalize(raw: str, region: str | None = None) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidPhone(f"not a valid phone number: {raw!r}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _ascii_digits(text: str) -> str:
+    """Digits of any script as 0-9 (`٩` is 9): one phone, one spelling. Python's regular
+    expressions and `isdigit()` take them all, so without this `+7912345678٩` would be a
+    second, different phone for the same line, with its own members and limits."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
 
 
 _FORMATTING = re.compile(r"[\s\-().\u00a0]")
@@ -56,7 +66,7 @@ def _russian_mobile(text: str, region: str) -> str | None:
         national = compact
     else:
         return None
-    if len(national) != 10 or national[0] != "9" or not national.isdigit():
+    if len(national) != 10 or national[0] != "9" or not (national.isascii() and national.isdigit()):
         return None
     return "+7" + national if _valid_in_russia(national) else None
 

@@ -62,3 +62,14 @@ def test_the_fast_russian_path_agrees_with_libphonenumber(national, layout):
 def test_russian_numbers_libphonenumber_refuses_are_refused():
     with pytest.raises(InvalidPhone):
         phone_normalize("+7 930 007 43 81", "RU")  # a range not in use
+
+
+@pytest.mark.parametrize("raw", ["+7912345678٩", "8 (912) 345-67-8٩", "+٧٩١٢٣٤٥٦٧٨٩"])
+def test_digits_of_another_script_are_the_same_phone(raw):
+    """Otherwise one line would be two phones: two members, two budgets of texted codes."""
+    assert phone_normalize(raw) == "+79123456789"
+
+
+def test_superscript_digits_are_not_digits():
+    with pytest.raises(InvalidPhone):
+        phone_normalize("+7912345678²")
