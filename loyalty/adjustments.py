@@ -1,10 +1,13 @@
 """Manual point adjustments by staff, with a second person's approval above a threshold.
 
-An adjustment within the program's threshold is applied at once; a larger one
-waits until another staff member with the approve permission accepts it (the
+An adjustment within the program's threshold is applied at once; a larger one (counting
+what the same person adjusted for the same member in the last 24 hours) waits until
+another staff member with the approve permission accepts it (the
 requester never can: the database refuses it too). Every adjustment, applied
 or not, stays on record with who asked and who decided.
 """
+
+from datetime import timedelta
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -29,7 +32,19 @@ def adjustment_request(*, member: Member, points: int, reason: str, by: User) ->
         raise InvalidRequest(_("An adjustment adds or takes at least one point."), field="points")
     if not reason:
         raise InvalidRequest(_("Say why: the reason is kept with the adjustment."), field="reason")
-    needs_approval = abs(points) > program_settings().adjustment_approval_threshold
+    # The threshold holds for what one person moved for one member in a day, so that a
+    # large adjustment split into small ones still waits for a second person.
+    Member.objects.select_for_update().filter(pk=member.pk).exists()  # one at a time
+    moved = sum(
+        abs(earlier)
+        for earlier in PointsAdjustment.objects.filter(
+            member=member,
+            requested_by=by,
+            status__in=[Status.APPLIED, Status.PENDING],
+            created_at__gte=timezone.now() - timedelta(days=1),
+        ).values_list("points", flat=True)
+    )
+    needs_approval = moved + abs(points) > program_settings().adjustment_approval_threshold
     adjustment = PointsAdjustment.objects.create(
         member=member,
         points=points,

@@ -209,13 +209,14 @@ def purchase_record(
             existing = _purchase_by_receipt(partner, receipt_id)
             if existing is None:
                 raise
-            result = _purchase_repeat(existing, fingerprint, short_balance(existing.member_id))
+            balance = short_balance(existing.member_id)
+            result = _purchase_repeat(existing, outlet, fingerprint, balance)
         else:
             # Looked up under the account lock: a concurrent request for the same
             # receipt held it until its purchase was committed and visible.
             existing = _purchase_by_receipt(partner, receipt_id)
             if existing is not None:
-                result = _purchase_repeat(existing, fingerprint, _balance_body(accounts))
+                result = _purchase_repeat(existing, outlet, fingerprint, _balance_body(accounts))
             else:
                 result = _purchase_create(
                     partner=partner,
@@ -242,9 +243,12 @@ def _purchase_by_receipt(partner: Partner, receipt_id: str) -> Purchase | None:
 
 
 def _purchase_repeat(
-    existing: Purchase, fingerprint: str, balance: dict[str, int]
+    existing: Purchase, outlet: Outlet | None, fingerprint: str, balance: dict[str, int]
 ) -> OperationResult:
-    if existing.fingerprint != fingerprint:
+    # A key of one outlet is answered its own receipts only: another outlet's purchase
+    # with the same number is a conflict, not a replay that shows it.
+    elsewhere = outlet is not None and existing.outlet_id != outlet.pk
+    if existing.fingerprint != fingerprint or elsewhere:
         raise ReceiptConflict()
     status = member_benefits(existing.member_id).as_dict(tier_snapshot())
     return OperationResult(200, purchase_summary(existing, balance, status), replayed=True)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from members.models import Card
-from partners.webhooks import webhook_event_broadcast, webhook_subscribers_exist
+from partners.webhooks import webhook_event_record, webhook_subscribers_exist
 
 from .badges import tier_badges_award_later
 from .cache import ProcessCache
@@ -360,7 +360,7 @@ def _move_apply(
 
 def tier_changes_save(changes: list[TierChange]) -> None:
     """Store tier moves, give the badges of tiers reached, and tell the partners that
-    subscribed to `tier.changed`."""
+    subscribed to `tier.changed` of their members' moves."""
     TierChange.objects.bulk_create(changes)
     tier_badges_award_later(
         (change.member_id, change.to_tier_id) for change in changes if change.to_tier_id
@@ -368,24 +368,27 @@ def tier_changes_save(changes: list[TierChange]) -> None:
     _tier_journeys_enter(changes)
     if not changes or not webhook_subscribers_exist("tier.changed"):
         return
-    cards = dict(
-        Card.objects.filter(
-            member_id__in=[change.member_id for change in changes], status__in=Card.USABLE
-        ).values_list("member_id", "number")
-    )
-    webhook_event_broadcast(
-        event="tier.changed",
-        items=[
-            {
-                "card": cards.get(change.member_id),
-                "ladder": change.ladder_id,
-                "from_tier": change.from_tier_id,
-                "to_tier": change.to_tier_id,
-                "reason": change.reason,
-            }
-            for change in changes
-        ],
-    )
+    # Each partner hears of its own members only (those holding a card it issued), with
+    # that card's number: card numbers are what spend points, never broadcast.
+    cards = Card.objects.filter(
+        member_id__in=[change.member_id for change in changes], status__in=Card.USABLE
+    ).values_list("member_id", "partner_id", "number")
+    issued: dict[int, dict[int, str]] = {}
+    for member_id, partner_id, number in cards:
+        issued.setdefault(member_id, {})[partner_id] = number
+    for change in changes:
+        for partner_id, number in issued.get(change.member_id, {}).items():
+            webhook_event_record(
+                partner_id=partner_id,
+                event="tier.changed",
+                data={
+                    "card": number,
+                    "ladder": change.ladder_id,
+                    "from_tier": change.from_tier_id,
+                    "to_tier": change.to_tier_id,
+                    "reason": change.reason,
+                },
+            )
 
 
 def _tier_journeys_enter(changes: list[TierChange]) -> None:

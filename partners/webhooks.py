@@ -93,17 +93,6 @@ def webhook_subscribers_exist(event: str) -> bool:
     return any(key[1] == event for key in _subscriptions.get())
 
 
-def webhook_event_broadcast(
-    *, event: str, items: list[dict[str, Any]], now: datetime | None = None
-) -> list[int]:
-    """Record each of `items` as `event` for every partner subscribed to it (program-wide
-    news about shared members, such as tier changes)."""
-    endpoint_ids = [
-        pk for (_partner, name), ids in _subscriptions.get().items() if name == event for pk in ids
-    ]
-    return _deliveries_create(endpoint_ids, event, items, now or timezone.now())
-
-
 def _deliveries_create(
     endpoint_ids: list[int], event: str, items: list[dict[str, Any]], now: datetime
 ) -> list[int]:

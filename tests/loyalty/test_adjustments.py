@@ -43,6 +43,16 @@ def test_a_large_adjustment_waits_for_someone_else(card, program, staff, ledger_
     assert available_points(card.member) == 501
 
 
+def test_a_large_adjustment_split_in_small_ones_still_waits_for_someone_else(card, program, staff):
+    requester, approver = staff
+    first = adjustment_request(member=card.member, points=300, reason="part 1", by=requester)
+    second = adjustment_request(member=card.member, points=300, reason="part 2", by=requester)
+    assert (first.status, second.status) == ("applied", "pending")
+    # Another person's own adjustment of this member counts on its own.
+    third = adjustment_request(member=card.member, points=300, reason="other", by=approver)
+    assert third.status == "applied"
+
+
 def test_a_rejected_adjustment_moves_nothing(card, program, staff):
     requester, approver = staff
     adjustment = adjustment_request(member=card.member, points=-900, reason="fraud", by=requester)

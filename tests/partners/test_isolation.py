@@ -101,3 +101,18 @@ def test_the_owner_still_reaches_its_objects(bank, banks_objects):
 def test_the_owner_still_reaches_its_statements(bank, banks_statement):
     for suffix in ("", "csv/", "pdf/"):
         assert bank.get(f"/api/v1/settlements/{banks_statement}/{suffix}").status_code == 200
+
+
+def test_an_outlet_key_replaying_another_outlets_receipt_is_a_conflict(operator, card, program):
+    from tests.conftest import api_client_for
+    from tests.factories import OutletFactory
+
+    north = api_client_for(operator, outlet=OutletFactory(partner=operator, code="n"))
+    south = api_client_for(operator, outlet=OutletFactory(partner=operator, code="s"))
+    body = {"card": card.number, "receipt_id": "SAME-1", "amount": "100.00"}
+    assert (
+        north.post("/api/v1/purchases/", body, format="json", HTTP_IDEMPOTENCY_KEY="a").status_code
+        == 201
+    )
+    again = south.post("/api/v1/purchases/", body, format="json", HTTP_IDEMPOTENCY_KEY="b")
+    assert (again.status_code, again.json()["error"]) == (409, "receipt_conflict")
