@@ -61,6 +61,7 @@ MIDDLEWARE = [
     # Content-Security-Policy on every response (the admin's is looser: config.csp).
     "config.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.input_guard.nul_refuse",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -279,8 +280,10 @@ SETTLEMENT_CLOSE_AFTER_DAYS = env.int("SETTLEMENT_CLOSE_AFTER_DAYS", default=3)
 # Webhook URLs: https only unless this is on (development); private addresses only in tests.
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=DEBUG)
 
-# Card, phone and voucher lookups allowed per API key (partners.authentication).
+# Card, phone and voucher lookups allowed per API key (partners.authentication), and
+# searches per cashier at the till page (members.till).
 LOOKUP_THROTTLE_RATE = env.str("LOOKUP_THROTTLE_RATE", default="300/min")
+TILL_LOOKUPS_PER_MINUTE = env.int("TILL_LOOKUPS_PER_MINUTE", default=60)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty platform API",
