@@ -11,8 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
+import environ
 import psycopg
 import redis
 
@@ -23,24 +23,29 @@ REDIS_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15"
 
 
 def postgres_ready() -> bool:
-    url = urlparse(DATABASE_URL)
+    # Read as the settings read it: a host may be a socket directory (the embedded server's).
+    database = environ.Env.db_url_config(DATABASE_URL)
+    if database.get("ENGINE") != "django.db.backends.postgresql":
+        print("DATABASE_URL must point to PostgreSQL, the project's only database.")
+        return False
+    where = f"{database['HOST'] or 'the default socket'}:{database['PORT'] or 5432}"
     try:
         with psycopg.connect(
-            host=url.hostname,
-            port=url.port or 5432,
-            user=url.username or "postgres",
-            password=url.password,
+            host=database["HOST"] or None,
+            port=database["PORT"] or 5432,
+            user=database["USER"] or "postgres",
+            password=database["PASSWORD"] or None,
             dbname="postgres",
             connect_timeout=3,
             autocommit=True,
         ) as conn:
-            name = url.path.lstrip("/")
+            name = database["NAME"]
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
                 conn.execute(f'CREATE DATABASE "{name}"')
                 print(f"created database {name}")
         return True
     except psycopg.OperationalError as exc:
-        print(f"PostgreSQL unreachable at {url.hostname}:{url.port or 5432}: {exc}")
+        print(f"PostgreSQL unreachable at {where}: {exc}")
         return False
 
 

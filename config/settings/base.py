@@ -14,6 +14,8 @@ from django.urls import reverse_lazy
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from config import embedded_postgres
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -148,23 +150,32 @@ TEMPLATES = [
 
 def database_settings(default_url: str) -> dict:
     """DATABASE_URL (or `default_url`) with the options this project relies on."""
-    database = env.db("DATABASE_URL", default=default_url)
+    url = env.str("DATABASE_URL", default=default_url)
+    database = env.db_url_config(url) if url else {}
+    # One SQL dialect: the ledger's triggers, row locks and set-based SQL are PostgreSQL's.
+    if database.get("ENGINE") != "django.db.backends.postgresql":
+        scheme = url.partition(":")[0]  # never the rest: it may hold a password
+        raise ImproperlyConfigured(
+            "This project needs DATABASE_URL pointing to PostgreSQL (postgres://...), "
+            f"its only database; got {scheme + ':' if scheme else 'an empty one'}."
+        )
     # Requests are not wrapped in a transaction: services open their own short
     # atomic blocks, so row locks are held as briefly as possible.
     database["ATOMIC_REQUESTS"] = False
     database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    if database["ENGINE"] == "django.db.backends.postgresql":
-        # Server-side parameter binding lets psycopg prepare the hot statements
-        # after a few executions: about 1.25x purchases per second
-        # (docs/performance.md). Turn it off behind a transaction-mode pgbouncer.
-        database.setdefault("OPTIONS", {}).update(
-            server_side_binding=env.bool("DATABASE_SERVER_SIDE_BINDING", default=True),
-            prepare_threshold=env.int("DATABASE_PREPARE_THRESHOLD", default=2),
-        )
+    # Server-side parameter binding lets psycopg prepare the hot statements
+    # after a few executions: about 1.25x purchases per second
+    # (docs/performance.md). Turn it off behind a transaction-mode pgbouncer.
+    database.setdefault("OPTIONS", {}).update(
+        server_side_binding=env.bool("DATABASE_SERVER_SIDE_BINDING", default=True),
+        prepare_threshold=env.int("DATABASE_PREPARE_THRESHOLD", default=2),
+    )
     return database
 
 
-DATABASES = {"default": database_settings(f"sqlite:///{BASE_DIR / 'demo.sqlite3'}")}
+# By default the embedded PostgreSQL 18 of `make demo` (config/embedded_postgres.py), on a
+# Unix socket in .demo-postgres/; tests default to the system server (config.settings.test).
+DATABASES = {"default": database_settings(embedded_postgres.database_url())}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -74,12 +74,25 @@ def test_production_requires_a_broker():
     assert "CELERY_BROKER_URL" in result.stderr
 
 
-def test_demo_defaults_need_no_services(tmp_path):
+def test_development_defaults_to_the_embedded_postgresql_of_the_demo():
     result = run_manage(
-        "check",
-        env={"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "CELERY_BROKER_URL": ""},
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.DATABASES['default']['HOST'])",
+        env={"DJANGO_SETTINGS_MODULE": "config.settings.base", "CELERY_BROKER_URL": ""},
     )
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(ROOT / ".demo-postgres")
+
+
+@pytest.mark.parametrize("url", ["sqlite:////tmp/demo.sqlite3", "mysql://root:secret@db/x", ""])
+def test_every_environment_refuses_a_database_other_than_postgresql(url):
+    for module in ("config.settings.base", "config.settings.test"):
+        result = run_manage("check", env={"DJANGO_SETTINGS_MODULE": module, "DATABASE_URL": url})
+        assert result.returncode != 0
+        assert "needs DATABASE_URL pointing to PostgreSQL" in result.stderr
+        assert "secret" not in result.stderr
 
 
 def policy_of(response) -> dict[str, list[str]]:
