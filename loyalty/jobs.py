@@ -85,12 +85,11 @@ def lots_expire_due(
 def lots_expire_due_parallel(*, now: datetime | None = None, workers: int = 2) -> int:
     """`lots_expire_due` over `workers` threads, each taking a slice of the backlog's dates.
 
-    PostgreSQL only (SQLite allows one writer at a time). Slices may share an
-    account now and then: the ordered locks make one run wait briefly for the
-    other, and nothing moves twice.
+    Slices may share an account now and then: the ordered locks make one run
+    wait briefly for the other, and nothing moves twice.
     """
     now = now or timezone.now()
-    if workers <= 1 or connection.vendor != "postgresql":
+    if workers <= 1:
         return lots_expire_due(now=now)
     oldest = Lot.objects.filter(
         remaining__gt=0, release_at__isnull=True, expires_at__lte=now

@@ -293,22 +293,17 @@ def _balances_debit(cursor: Any, debits: list[tuple[int, int]]) -> None:
     (Joined with the lots table instead, the update let the planner scan every
     account.)
     """
-    if connection.vendor == "postgresql":
-        cursor.execute(
-            "UPDATE loyalty_account SET balance = balance - debit.points "
-            "FROM unnest(%s::bigint[], %s::bigint[]) AS debit(points, id) "
-            "WHERE loyalty_account.id = debit.id",
-            [[points for points, _id in debits], [account_id for _p, account_id in debits]],
-        )
-    else:
-        cursor.executemany(
-            "UPDATE loyalty_account SET balance = balance - %s WHERE id = %s", debits
-        )
+    cursor.execute(
+        "UPDATE loyalty_account SET balance = balance - debit.points "
+        "FROM unnest(%s::bigint[], %s::bigint[]) AS debit(points, id) "
+        "WHERE loyalty_account.id = debit.id",
+        [[points for points, _id in debits], [account_id for _p, account_id in debits]],
+    )
 
 
 def _accounts_lock(cursor: Any, account_ids: list[int]) -> None:
-    """Row-lock accounts in ascending id order (SQLite locks the whole database anyway)."""
-    if not account_ids or not connection.features.has_select_for_update:
+    """Row-lock accounts in ascending id order."""
+    if not account_ids:
         return
     in_accounts, params = _id_in("id", account_ids)
     cursor.execute(
@@ -318,13 +313,10 @@ def _accounts_lock(cursor: Any, account_ids: list[int]) -> None:
 
 def _id_in(column: str, ids: list[int]) -> tuple[str, list[Any]]:
     """`column` is one of `ids`, as SQL and parameters."""
-    if connection.vendor == "postgresql":
-        # One array parameter, so the statement (and its prepared plan) is the
-        # same whatever the batch size; sent as an array literal, which costs
-        # a fraction of adapting thousands of ints one by one.
-        return f"{column} = ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
-    placeholders = ", ".join(["%s"] * len(ids))
-    return f"{column} IN ({placeholders})", list(ids)
+    # One array parameter, so the statement (and its prepared plan) is the
+    # same whatever the batch size; sent as an array literal, which costs
+    # a fraction of adapting thousands of ints one by one.
+    return f"{column} = ANY(%s::bigint[])", ["{" + ",".join(map(str, ids)) + "}"]
 
 
 def pending_lots_release(*, lot_ids: list[int], now: datetime) -> int:

@@ -460,7 +460,6 @@ def card_batch_create(
 
 
 def _prefix_lock(prefix: str) -> None:
-    """Serialize batch numbering per prefix (PostgreSQL; SQLite has one writer anyway)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"card-prefix:{prefix}"])
+    """Serialize batch numbering per prefix."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"card-prefix:{prefix}"])

@@ -4,7 +4,7 @@ TRUNCATE is left alone (it does not fire row triggers): test teardown and a
 deliberate full reset by a DBA stay possible, a stray ORM call does not.
 """
 
-from django.db import migrations
+from django.db import NotSupportedError, migrations
 
 POSTGRES_UP = """
 CREATE FUNCTION loyalty_transfer_immutable() RETURNS trigger AS $$
@@ -21,31 +21,20 @@ POSTGRES_DOWN = """
 DROP TRIGGER IF EXISTS loyalty_transfer_no_update_delete ON loyalty_transfer;
 DROP FUNCTION IF EXISTS loyalty_transfer_immutable();
 """
-SQLITE_UP = [
-    """CREATE TRIGGER loyalty_transfer_no_update BEFORE UPDATE ON loyalty_transfer
-    BEGIN SELECT RAISE(ABORT, 'loyalty_transfer rows are immutable'); END;""",
-    """CREATE TRIGGER loyalty_transfer_no_delete BEFORE DELETE ON loyalty_transfer
-    BEGIN SELECT RAISE(ABORT, 'loyalty_transfer rows are immutable'); END;""",
-]
-SQLITE_DOWN = [
-    "DROP TRIGGER IF EXISTS loyalty_transfer_no_update;",
-    "DROP TRIGGER IF EXISTS loyalty_transfer_no_delete;",
-]
 
 
-def _run(schema_editor, postgres, sqlite):
-    vendor = schema_editor.connection.vendor
-    statements = [postgres] if vendor == "postgresql" else sqlite if vendor == "sqlite" else []
-    for sql in statements:
-        schema_editor.execute(sql)
+def _run(schema_editor, sql):
+    if schema_editor.connection.vendor != "postgresql":
+        raise NotSupportedError("loyalty 0002: the transfers' trigger needs PostgreSQL.")
+    schema_editor.execute(sql)
 
 
 def forwards(apps, schema_editor):
-    _run(schema_editor, POSTGRES_UP, SQLITE_UP)
+    _run(schema_editor, POSTGRES_UP)
 
 
 def backwards(apps, schema_editor):
-    _run(schema_editor, POSTGRES_DOWN, SQLITE_DOWN)
+    _run(schema_editor, POSTGRES_DOWN)
 
 
 class Migration(migrations.Migration):

@@ -2,10 +2,7 @@
 
 import django.db.models.deletion
 from django.conf import settings
-from django.db import migrations, models
-from django.db.models import F, Sum
-from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.db import NotSupportedError, migrations, models
 
 # Points earned on each day's purchases, net of refunds (refunds come off the
 # purchase's own day, as the counters do from now on).
@@ -21,23 +18,9 @@ _BACKFILL_POSTGRESQL = """
 
 def activity_points_backfill(apps, schema_editor):
     """Set the new points counter from the purchases already recorded."""
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(_BACKFILL_POSTGRESQL, [settings.TIME_ZONE])
-        return
-    # Other databases (the SQLite demo): row by row, small by nature.
-    Purchase = apps.get_model("loyalty", "Purchase")
-    MemberActivity = apps.get_model("loyalty", "MemberActivity")
-    days = (
-        Purchase.objects.annotate(
-            day=TruncDate("created_at", tzinfo=timezone.get_default_timezone())
-        )
-        .values("member_id", "day")
-        .annotate(points=Sum(F("points_earned") - F("points_reversed")))
-    )
-    for row in days:
-        MemberActivity.objects.filter(member_id=row["member_id"], day=row["day"]).update(
-            points=row["points"]
-        )
+    if schema_editor.connection.vendor != "postgresql":
+        raise NotSupportedError("loyalty 0015: the points backfill needs PostgreSQL.")
+    schema_editor.execute(_BACKFILL_POSTGRESQL, [settings.TIME_ZONE])
 
 
 class Migration(migrations.Migration):

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -368,7 +368,7 @@ def _run(
     with connection.cursor() as cursor:
         _staging_create(cursor)
         inserter = None if summary.dry_run else _Inserter(cursor, now)
-        with _ReadAhead(_chunks(table, parser, _chunk_format())) as chunks:
+        with _ReadAhead(_chunks(table, parser)) as chunks:
             while True:
                 with steps("read and check rows (waiting for the reading thread)"):
                     chunk = next(chunks, None)
@@ -445,20 +445,18 @@ class Chunk:
     first_row: int
     last_row: int
     rows: int
-    data: Any  # COPY text on PostgreSQL, a list of parameter tuples on SQLite
+    data: str  # COPY text
 
 
-def _chunks(
-    table: Table, parser: "RowParser", chunk_format: Callable[[list[tuple[Any, ...]]], Any]
-) -> Iterator[Chunk]:
+def _chunks(table: Table, parser: "RowParser") -> Iterator[Chunk]:
     batch: list[tuple[Any, ...]] = []
     for row in _parsed_rows(table, parser):
         batch.append(row)
         if len(batch) == CHUNK_ROWS:
-            yield Chunk(batch[0][0], batch[-1][0], len(batch), chunk_format(batch))
+            yield Chunk(batch[0][0], batch[-1][0], len(batch), _copy_text(batch))
             batch = []
     if batch:
-        yield Chunk(batch[0][0], batch[-1][0], len(batch), chunk_format(batch))
+        yield Chunk(batch[0][0], batch[-1][0], len(batch), _copy_text(batch))
 
 
 _END = object()
@@ -577,27 +575,16 @@ def _parsed_rows(table: Table, parser: "RowParser") -> Iterator[tuple[Any, ...]]
         ) from None
 
 
-_STAGING_DDL = {
-    "postgresql": """
-        CREATE TEMP TABLE import_staging (
-            row_no integer PRIMARY KEY, card_number varchar(13), phone varchar(16),
-            full_name varchar(200) NOT NULL, email varchar(254) NOT NULL, birth_date date,
-            issued_at timestamptz, outlet_id bigint, balance bigint NOT NULL,
-            expires_at timestamptz, problems text, status varchar(10) NOT NULL,
-            maybe_repeat boolean NOT NULL, conflict varchar(30), conflict_row integer,
-            member_id bigint
-        )
-    """,
-    "sqlite": """
-        CREATE TEMP TABLE import_staging (
-            row_no integer PRIMARY KEY, card_number text, phone text, full_name text NOT NULL,
-            email text NOT NULL, birth_date text, issued_at text, outlet_id integer,
-            balance integer NOT NULL, expires_at text, problems text, status text NOT NULL,
-            maybe_repeat integer NOT NULL, conflict text, conflict_row integer,
-            member_id integer
-        )
-    """,
-}
+_STAGING_DDL = """
+    CREATE TEMP TABLE import_staging (
+        row_no integer PRIMARY KEY, card_number varchar(13), phone varchar(16),
+        full_name varchar(200) NOT NULL, email varchar(254) NOT NULL, birth_date date,
+        issued_at timestamptz, outlet_id bigint, balance bigint NOT NULL,
+        expires_at timestamptz, problems text, status varchar(10) NOT NULL,
+        maybe_repeat boolean NOT NULL, conflict varchar(30), conflict_row integer,
+        member_id bigint
+    )
+"""
 # The first row of the file with a card (or phone): later rows point to it.
 _STAGING_INDEXES = (
     "CREATE INDEX import_staging_card ON import_staging (card_number, row_no) "
@@ -613,13 +600,12 @@ STAGING_BUFFERS = "256MB"
 def _staging_create(cursor: Any) -> None:
     # A temporary table lives as long as the connection: start from a fresh one.
     cursor.execute("DROP TABLE IF EXISTS import_staging")
-    if connection.vendor == "postgresql":
-        try:
-            with transaction.atomic():
-                cursor.execute(f"SET temp_buffers = '{STAGING_BUFFERS}'")
-        except DatabaseError:
-            pass  # this connection used a temporary table before: keep its buffers
-    cursor.execute(_STAGING_DDL[connection.vendor])
+    try:
+        with transaction.atomic():
+            cursor.execute(f"SET temp_buffers = '{STAGING_BUFFERS}'")
+    except DatabaseError:
+        pass  # this connection used a temporary table before: keep its buffers
+    cursor.execute(_STAGING_DDL)
     for ddl in _STAGING_INDEXES:
         cursor.execute(ddl)
 
@@ -628,37 +614,9 @@ def _copy_text(rows: list[tuple[Any, ...]]) -> str:
     return "".join(map(_copy_line, rows))
 
 
-def _sqlite_parameters(ops: Any, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The values stored the way Django stores them on SQLite."""
-    adapted = []
-    for row in rows:
-        values = list(row)
-        values[5] = ops.adapt_datefield_value(values[5])
-        values[6] = ops.adapt_datetimefield_value(values[6])
-        values[9] = ops.adapt_datetimefield_value(values[9])
-        adapted.append(tuple(values))
-    return adapted
-
-
-def _chunk_format() -> Callable[[list[tuple[Any, ...]]], Any]:
-    """How the reading thread formats a chunk for this database. Bound here, in the
-    importing thread: Django's `connection` is per thread, and the reading thread has
-    none of its own."""
-    if connection.vendor == "postgresql":
-        return _copy_text
-    return partial(_sqlite_parameters, connection.ops)
-
-
 def _chunk_stage(cursor: Any, chunk: Chunk) -> None:
-    if connection.vendor == "postgresql":
-        with cursor.copy(f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN") as copy:
-            copy.write(chunk.data)
-        return
-    cursor.executemany(
-        f"INSERT INTO import_staging ({', '.join(STAGING_COLUMNS)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(STAGING_COLUMNS))})",
-        chunk.data,
-    )
+    with cursor.copy(f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN") as copy:
+        copy.write(chunk.data)
 
 
 # COPY's text format: backslash, tab, newline and carriage return are escaped.
@@ -790,7 +748,7 @@ class _Inserter:
         self.moment = connection.ops.adapt_datetimefield_value(now)
         self.operator = operator_partner()
         self.migration = system_account(Kind.MIGRATION)
-        self.sequences = _sequences(cursor) if connection.vendor == "postgresql" else {}
+        self.sequences = _sequences(cursor)
         self.checks_set_based = _references_lock(cursor, self.operator.pk, self.migration.pk)
 
     def chunk_insert(self, chunk: Chunk) -> None:
@@ -807,33 +765,19 @@ class _Inserter:
     def _ids_sql(self) -> str:
         """The chunk's new rows with their member, card, account and transfer ids.
 
-        PostgreSQL: from the tables' sequences, so purchases and card issues can
-        insert beside the import. SQLite (one writer): after each table's
-        largest id.
+        From the tables' sequences, so purchases and card issues can insert
+        beside the import.
         """
-        if connection.vendor == "postgresql":
-            # The sequence names are literals, so PostgreSQL resolves each once, not per row.
-            ids = {
-                "member_id": f"nextval('{self.sequences['members_member']}'::regclass)",
-                "card_id": f"nextval('{self.sequences['members_card']}'::regclass)",
-                "available_id": f"nextval('{self.sequences['loyalty_account']}'::regclass)",
-                "transfer_id": "CASE WHEN balance > 0 THEN "
-                f"nextval('{self.sequences['loyalty_transfer']}'::regclass) END",
-            }
-        else:
-            base = {}
-            for table in ("members_member", "members_card", "loyalty_account", "loyalty_transfer"):
-                self.cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
-                base[table] = self.cursor.fetchone()[0]
-            n = "row_number() OVER (ORDER BY row_no)"
-            ids = {
-                "member_id": f"{base['members_member']} + {n}",
-                "card_id": f"{base['members_card']} + {n}",
-                "available_id": f"{base['loyalty_account']} + {n}",
-                "transfer_id": f"CASE WHEN balance > 0 THEN {base['loyalty_transfer']} + {n} END",
-            }
+        # The sequence names are literals, so PostgreSQL resolves each once, not per row.
+        ids = {
+            "member_id": f"nextval('{self.sequences['members_member']}'::regclass)",
+            "card_id": f"nextval('{self.sequences['members_card']}'::regclass)",
+            "available_id": f"nextval('{self.sequences['loyalty_account']}'::regclass)",
+            "transfer_id": "CASE WHEN balance > 0 THEN "
+            f"nextval('{self.sequences['loyalty_transfer']}'::regclass) END",
+        }
         return (
-            "CREATE TEMP TABLE import_new AS SELECT row_no, card_number, phone, full_name, "  # noqa: S608 -- names from pg_get_serial_sequence or integers
+            "CREATE TEMP TABLE import_new AS SELECT row_no, card_number, phone, full_name, "  # noqa: S608 -- names from pg_get_serial_sequence
             "  email, birth_date, issued_at, outlet_id, balance, expires_at, "
             + ", ".join(f"{expression} AS {name}" for name, expression in ids.items())
             + " FROM import_staging WHERE row_no BETWEEN %s AND %s AND status = 'ok' "
@@ -905,8 +849,6 @@ def _references_lock(cursor: Any, operator_id: int, migration_id: int) -> bool:
     to set session_replication_role (a superuser); otherwise PostgreSQL
     checks each row, slower, with the same result.
     """
-    if connection.vendor != "postgresql":
-        return False
     cursor.execute("SELECT current_setting('is_superuser') = 'on'")
     if not cursor.fetchone()[0]:
         return False

@@ -2,19 +2,23 @@
 unique index held every card's NULL (paid on each card a legacy import inserts).
 
 The database side is written out: Django's AlterField would drop and re-add
-the foreign key, re-validating it over every card under a lock. (SQLite, the
-demo, keeps its inline UNIQUE, which allows many NULLs just the same.)
+the foreign key, re-validating it over every card under a lock.
 """
 
 import django.db.models.deletion
-from django.db import migrations, models
+from django.db import NotSupportedError, migrations, models
+
+
+def _postgresql_only(schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        raise NotSupportedError("members 0016: the partial unique index needs PostgreSQL.")
 
 
 def unique_where_set(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            'ALTER TABLE "members_card" DROP CONSTRAINT IF EXISTS "members_card_replaced_by_id_key"'
-        )
+    _postgresql_only(schema_editor)
+    schema_editor.execute(
+        'ALTER TABLE "members_card" DROP CONSTRAINT IF EXISTS "members_card_replaced_by_id_key"'
+    )
     schema_editor.execute(
         'CREATE UNIQUE INDEX "card_replaced_by_unique" ON "members_card" ("replaced_by_id") '
         'WHERE "replaced_by_id" IS NOT NULL'
@@ -22,12 +26,12 @@ def unique_where_set(apps, schema_editor):
 
 
 def unique_everywhere(apps, schema_editor):
+    _postgresql_only(schema_editor)
     schema_editor.execute('DROP INDEX IF EXISTS "card_replaced_by_unique"')
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            'ALTER TABLE "members_card" ADD CONSTRAINT "members_card_replaced_by_id_key" '
-            'UNIQUE ("replaced_by_id")'
-        )
+    schema_editor.execute(
+        'ALTER TABLE "members_card" ADD CONSTRAINT "members_card_replaced_by_id_key" '
+        'UNIQUE ("replaced_by_id")'
+    )
 
 
 class Migration(migrations.Migration):
