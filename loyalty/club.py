@@ -19,6 +19,7 @@ from .exceptions import Conflict, InvalidRequest
 from .idempotency import OperationResult, idempotency_claim, request_fingerprint
 from .ledger import card_accounts_lock, member_accounts_lock
 from .models import ClubMembership, ClubPlan, MemberTier, TierChange, TierLadder
+from .tier_moves import tier_moves_announce
 from .tiers import Staff, member_tiers_lock, staff_user, tier_changes_save
 
 
@@ -114,20 +115,18 @@ def _club_join_locked(
         row.tier = plan.tier
         row.valid_until = ends_at
         row.save(update_fields=["tier", "since", "valid_until"])
-    tier_changes_save(
-        [
-            TierChange(
-                member_id=member_id,
-                ladder=ladder,
-                from_tier_id=current.tier_id if current is not None else None,
-                to_tier=plan.tier,
-                reason=TierChange.Reason.CLUB_JOINED,
-                note=plan.name,
-                changed_by=membership.created_by,
-                created_at=now,
-            )
-        ]
+    joined = TierChange(
+        member_id=member_id,
+        ladder=ladder,
+        from_tier_id=current.tier_id if current is not None else None,
+        to_tier=plan.tier,
+        reason=TierChange.Reason.CLUB_JOINED,
+        note=plan.name,
+        changed_by=membership.created_by,
+        created_at=now,
     )
+    tier_changes_save([joined])
+    tier_moves_announce([joined])
     return membership
 
 
@@ -148,18 +147,18 @@ def club_memberships_expire(*, now: datetime | None = None, batch_size: int = 10
             )
             if not rows:
                 return expired
-            tier_changes_save(
-                [
-                    TierChange(
-                        member_id=row.member_id,
-                        ladder_id=row.ladder_id,
-                        from_tier_id=row.tier_id,
-                        to_tier=None,
-                        reason=TierChange.Reason.CLUB_EXPIRED,
-                        created_at=now,
-                    )
-                    for row in rows
-                ]
-            )
+            ended = [
+                TierChange(
+                    member_id=row.member_id,
+                    ladder_id=row.ladder_id,
+                    from_tier_id=row.tier_id,
+                    to_tier=None,
+                    reason=TierChange.Reason.CLUB_EXPIRED,
+                    created_at=now,
+                )
+                for row in rows
+            ]
+            tier_changes_save(ended)
+            tier_moves_announce(ended)
             MemberTier.objects.filter(pk__in=[row.pk for row in rows]).delete()
             expired += len(rows)

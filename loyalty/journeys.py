@@ -27,6 +27,8 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from members.models import Member
+from partners.selectors import operator_partner
+from rewards.services import personal_offer_issue
 
 from .badges import BadgeSpec, badge_award
 from .cache import ProcessCache
@@ -299,9 +301,6 @@ def _precheck(entry: JourneyEntry, step: JourneyStep) -> tuple[str | None, str]:
 
 def _act(entry: JourneyEntry, step: JourneyStep, now: datetime) -> str:
     """Points, a badge or an offer, in the tick's transaction; returns what was done."""
-    from partners.selectors import operator_partner
-    from rewards.services import personal_offer_issue
-
     if step.action == JourneyStep.Action.OFFER:
         assert step.offer_percent is not None
         assert step.offer_days is not None

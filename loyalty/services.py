@@ -69,6 +69,7 @@ from .selectors import (
     purchase_summary,
     short_balance,
 )
+from .tier_moves import tier_moves_announce
 from .tiers import (
     Benefits,
     activity_add,
@@ -353,7 +354,9 @@ def _purchase_create(
     badges = purchase_badges_award(accounts, purchase, first_purchase=first_purchase, now=now)
     if first_purchase:
         journeys_enter(Journey.Trigger.FIRST_PURCHASE, [member_id], now=now)
-    if member_tiers_recalculate(member_id, tier_rows, now):
+    moves = member_tiers_recalculate(member_id, tier_rows, now)
+    if moves:
+        tier_moves_announce(moves)
         benefits = member_benefits(member_id)
     body = purchase_summary(purchase, _balance_body(accounts), benefits.as_dict(tiers))
     if bonuses:
@@ -771,7 +774,8 @@ def _refund_activity_subtract(
         points=-reversed_points,
     )
     if tier_snapshot().tiers:
-        member_tiers_recalculate(purchase.member_id, member_tiers_lock(purchase.member_id), now)
+        rows = member_tiers_lock(purchase.member_id)
+        tier_moves_announce(member_tiers_recalculate(purchase.member_id, rows, now))
 
 
 def _earned_points_reverse(

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import badges, club, holds, jobs, journeys, leaderboard, reports, tiers
+from . import badges, club, holds, jobs, journeys, leaderboard, reports, tier_moves
 
 
 @shared_task
@@ -18,7 +18,7 @@ def expire_due_lots() -> int:
 
 @shared_task
 def recalculate_tiers() -> int:
-    return tiers.tiers_recalculate_all()
+    return tier_moves.tiers_recalculate_all()
 
 
 @shared_task

@@ -7,7 +7,7 @@ recalculate one member at once; the nightly job sweeps tier holders for the
 windows that slid and the grace periods that ran out.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,15 +18,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from members.models import Card
-from partners.webhooks import webhook_event_record, webhook_subscribers_exist
-
-from .badges import tier_badges_award_later
 from .cache import ProcessCache
 from .exceptions import InvalidRequest
-from .journeys import journeys_enter, journeys_listen
 from .ledger import member_accounts_lock
-from .models import Journey, MemberTier, Tier, TierChange, TierLadder
+from .models import MemberTier, Tier, TierChange, TierLadder
 
 Reason = TierChange.Reason
 ZERO = Decimal("0.00")
@@ -359,49 +354,10 @@ def _move_apply(
 
 
 def tier_changes_save(changes: list[TierChange]) -> None:
-    """Store tier moves, give the badges of tiers reached, and tell the partners that
-    subscribed to `tier.changed` of their members' moves."""
+    """Store tier moves (the audit trail). What follows from them, badges, journeys and
+    partners' webhooks, is engagement's: the caller hands the moves to
+    `loyalty.tier_moves.tier_moves_announce`."""
     TierChange.objects.bulk_create(changes)
-    tier_badges_award_later(
-        (change.member_id, change.to_tier_id) for change in changes if change.to_tier_id
-    )
-    _tier_journeys_enter(changes)
-    if not changes or not webhook_subscribers_exist("tier.changed"):
-        return
-    # Each partner hears of its own members only (those holding a card it issued), with
-    # that card's number: card numbers are what spend points, never broadcast.
-    cards = Card.objects.filter(
-        member_id__in=[change.member_id for change in changes], status__in=Card.USABLE
-    ).values_list("member_id", "partner_id", "number")
-    issued: dict[int, dict[int, str]] = {}
-    for member_id, partner_id, number in cards:
-        issued.setdefault(member_id, {})[partner_id] = number
-    for change in changes:
-        for partner_id, number in issued.get(change.member_id, {}).items():
-            webhook_event_record(
-                partner_id=partner_id,
-                event="tier.changed",
-                data={
-                    "card": number,
-                    "ladder": change.ladder_id,
-                    "from_tier": change.from_tier_id,
-                    "to_tier": change.to_tier_id,
-                    "reason": change.reason,
-                },
-            )
-
-
-def _tier_journeys_enter(changes: list[TierChange]) -> None:
-    """Members who moved enter the journeys that start on a tier change, once per move."""
-    if not changes or not journeys_listen(Journey.Trigger.TIER_CHANGED):
-        return
-    for change in changes:
-        journeys_enter(
-            Journey.Trigger.TIER_CHANGED,
-            [change.member_id],
-            now=change.created_at,
-            key=f"{change.from_tier_id or 0}>{change.to_tier_id or 0}",
-        )
 
 
 def member_tiers_recalculate(
@@ -477,7 +433,12 @@ def tier_floor_set(
 # The nightly sweep ------------------------------------------------------------
 
 
-def tiers_recalculate_all(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+def tiers_sweep(
+    *,
+    announce: Callable[[list[TierChange]], None],
+    now: datetime | None = None,
+    batch_size: int = 1000,
+) -> int:
     """Recalculate every tier holder on qualifying ladders; returns the tiers that moved.
 
     Windows slide and grace periods run out without a purchase to notice, so
@@ -517,6 +478,7 @@ def tiers_recalculate_all(*, now: datetime | None = None, batch_size: int = 1000
                 if change is not None:
                     changes.append(change)
             tier_changes_save(changes)
+            announce(changes)  # in the batch's transaction, like the moves
             moved += len(changes)
 
 

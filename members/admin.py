@@ -82,6 +82,7 @@ from .quality import (
 )
 from .selectors import cashier_kpis
 from .services import card_batch_create
+from .tasks import card_import_check_task, card_import_run_task
 
 admin.site.unregister(User)
 admin.site.unregister(Group)
@@ -872,6 +873,7 @@ class CardImportAdmin(ModelAdmin):
                 mapping=form.cleaned_data["mapping"],
                 by=request.user,
             )
+            card_import_check_task.delay_on_commit(job.pk)
             return HttpResponseRedirect(reverse("admin:members_cardimport_change", args=[job.pk]))
         context = {
             "title": _("Import a legacy card base"),
@@ -920,7 +922,8 @@ class CardImportAdmin(ModelAdmin):
         if request.method != "POST" or not self.has_add_permission(request):
             raise PermissionDenied
         get_object_or_404(CardImport, pk=import_id)
-        card_import_confirm(import_id)
+        if card_import_confirm(import_id):
+            card_import_run_task.delay_on_commit(import_id)
         return HttpResponseRedirect(reverse("admin:members_cardimport_change", args=[import_id]))
 
     def report_view(self, request: HttpRequest, import_id: int) -> FileResponse:

@@ -4,10 +4,8 @@ from celery import shared_task
 
 from . import statements, webhooks
 
-
-@shared_task
-def deliver_webhook(delivery_id: int) -> str | None:
-    return webhooks.webhook_deliver(delivery_id)
+# deliver_webhook (partners.tasks.deliver_webhook) is defined in partners.webhooks, which
+# queues it; importing that module registers it.
 
 
 @shared_task

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import shared_task
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -122,10 +123,16 @@ def _deliveries_create(
 
 
 def _queue(delivery_ids: Iterable[int], countdown: float = 0) -> None:
-    from .tasks import deliver_webhook  # tasks import this module
-
     for delivery_id in delivery_ids:
         deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+
+
+# The outbox's own task, beside the deliveries it sends (partners.tasks holds the jobs):
+# recording an event queues it, and a module of tasks would import this one back. Its
+# name is the one queues already know.
+@shared_task(name="partners.tasks.deliver_webhook")
+def deliver_webhook(delivery_id: int) -> str | None:
+    return webhook_deliver(delivery_id)
 
 
 def webhook_deliver(delivery_id: int, *, now: datetime | None = None) -> str | None:

@@ -46,10 +46,9 @@ def card_import_upload(
     mapping: dict[str, str],
     by: User | None,
 ) -> CardImport:
-    """Store the file and queue its check (a dry run)."""
-    from members.tasks import card_import_check_task
-
-    job = CardImport.objects.create(
+    """Store the file; its check (a dry run) is the caller's to queue
+    (`members.tasks.card_import_check_task`)."""
+    return CardImport.objects.create(
         file=upload,
         original_name=Path(upload.name or "upload").name,
         on_conflict=on_conflict,
@@ -58,22 +57,18 @@ def card_import_upload(
         mapping=mapping,
         uploaded_by=by,
     )
-    card_import_check_task.delay_on_commit(job.pk)
-    return job
 
 
-def card_import_confirm(import_id: int) -> CardImport:
-    """Queue the real import of a checked file (once: a second click does nothing)."""
-    from members.tasks import card_import_run_task
-
+def card_import_confirm(import_id: int) -> bool:
+    """Mark a checked file for the real import; True if this call did, and its caller then
+    queues it (`members.tasks.card_import_run_task`): a second click does nothing."""
     with transaction.atomic():
         job = CardImport.objects.select_for_update().get(pk=import_id)
         if job.status != CardImport.Status.CHECKED:
-            return job
+            return False
         job.status = CardImport.Status.IMPORTING
         job.save(update_fields=["status"])
-        card_import_run_task.delay_on_commit(job.pk)
-    return job
+    return True
 
 
 def card_import_check(import_id: int) -> None:

@@ -25,7 +25,7 @@ from loyalty.models import (
     Transfer,
 )
 from loyalty.services import points_adjust, program_settings_update
-from loyalty.tiers import tiers_recalculate_all
+from loyalty.tier_moves import tiers_recalculate_all
 from partners.services import api_key_create
 from tests.factories import CardFactory, PartnerFactory
 from tests.threads import run_together

@@ -11,13 +11,13 @@ from django.core.management import call_command
 from loyalty.exceptions import InvalidRequest
 from loyalty.models import MemberTier, Tier, TierChange, TierLadder
 from loyalty.services import purchase_record, refund_record
+from loyalty.tier_moves import tiers_recalculate_all
 from loyalty.tiers import (
     Held,
     LadderSpec,
     TierSpec,
     tier_decide,
     tier_floor_set,
-    tiers_recalculate_all,
 )
 
 pytestmark = pytest.mark.django_db
