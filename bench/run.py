@@ -130,7 +130,8 @@ def members_with_accounts_insert(cur: Any, members: int, *, code_prefix: str) ->
         """,
         [code_prefix, members],
     )
-    # One statement per kind, in this order, as member_accounts_create does.
+    # One statement per kind, in this order: each member's ids ascend available < pending <
+    # debt, as loyalty.ledger.member_accounts_open makes them.
     for kind in ("available", "pending", "debt"):
         cur.execute(
             "INSERT INTO loyalty_account (kind, member_id, balance) "

@@ -30,6 +30,15 @@ CHECKS: list[tuple[str, str]] = [
         """,  # noqa: S608 - constant SQL, no input
     ),
     (
+        "every member has its three accounts, ids ascending available < pending < debt",
+        """
+        SELECT m.id, array_agg(a.kind ORDER BY a.id) FROM members_member m
+        LEFT JOIN loyalty_account a ON a.member_id = m.id
+        GROUP BY m.id
+        HAVING array_agg(a.kind ORDER BY a.id) <> ARRAY['available', 'pending', 'debt']::varchar[]
+        """,
+    ),
+    (
         "no member balance is negative",
         "SELECT id, member_id, kind, balance FROM loyalty_account WHERE balance < 0",
     ),

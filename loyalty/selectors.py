@@ -13,15 +13,14 @@ from .rules import RuleSpec
 
 
 def account_balances(member_id: int) -> dict[str, int]:
-    """The member's stored balances by account kind (an imported member has no pending or
-    debt account until first needed)."""
+    """The member's stored balances by account kind (every member has all three)."""
     return dict(Account.objects.filter(member_id=member_id).values_list("kind", "balance"))
 
 
 def short_balance(member_id: int) -> dict[str, int]:
     """Available and pending points, as purchase and refund answers show them."""
     balances = account_balances(member_id)
-    return {"available": balances[Kind.AVAILABLE], "pending": balances.get(Kind.PENDING, 0)}
+    return {"available": balances[Kind.AVAILABLE], "pending": balances[Kind.PENDING]}
 
 
 def member_balance(member: Member) -> dict[str, Any]:
@@ -39,9 +38,9 @@ def member_balance(member: Member) -> dict[str, Any]:
         .order_by("expires_at")
     )
     return {
-        "available": balances.get(Kind.AVAILABLE, 0),
-        "pending": balances.get(Kind.PENDING, 0),
-        "debt": balances.get(Kind.DEBT, 0),
+        "available": balances[Kind.AVAILABLE],
+        "pending": balances[Kind.PENDING],
+        "debt": balances[Kind.DEBT],
         "expiring": [
             {"points": points, "expires_at": expires_at.isoformat()}
             for expires_at, points in expiring.values_list("expires_at", "points")

@@ -21,7 +21,6 @@ from .services import (
     card_issue,
     card_replace,
     phone_validate,
-    referral_code_ensure,
 )
 
 
@@ -44,7 +43,6 @@ class MemberOutputSerializer(serializers.Serializer):
 
 
 def _member_shown_to(member: Member, partner: Partner) -> dict[str, Any]:
-    referral_code_ensure(member)  # the till prints it on the member's slip
     return {
         "id": member.pk,
         **member_shown_to(member, partner),

@@ -44,15 +44,8 @@ class Member(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.ACTIVE
     )
-    # Drawn on first use (members.services.referral_code_ensure) for imported members:
-    # a random key per row was the costliest index entry of a million-row import.
-    referral_code = models.CharField(  # noqa: DJ001 (NULL until drawn, unique when present)
-        _("referral code"),
-        max_length=12,
-        null=True,
-        blank=True,
-        help_text=_("Imported members get theirs the first time it is shown to them or asked for."),
-    )
+    # Every member's, drawn when it is made (members.services.referral_codes_draw).
+    referral_code = models.CharField(_("referral code"), max_length=12)
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
     external_id = models.CharField(  # noqa: DJ001 (NULL when absent, unique when present)
         _("external id"),

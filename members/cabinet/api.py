@@ -37,7 +37,6 @@ from rewards.api import VoucherSerializer
 from rewards.services import reward_redeem, voucher_summary
 
 from ..models import Member
-from ..services import referral_code_ensure
 from ..signin import SignInRefused, password_sign_in
 from .selectors import (
     HISTORY_KINDS,
@@ -188,7 +187,7 @@ class MeApi(MemberApiView):
                     "phone": member.phone,
                     "email": member.email,
                     "card": card.number if card else None,
-                    "referral_code": referral_code_ensure(member),
+                    "referral_code": member.referral_code,
                     "balance": cabinet_balance(member, timezone.now()),
                     "tiers": [tier.name for tier in benefits.tiers],
                     "discount_percent": benefits.discount_percent,

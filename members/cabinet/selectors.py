@@ -76,8 +76,8 @@ def cabinet_balance(member: Member, now: datetime) -> CabinetBalance:
     ).aggregate(points=Sum("remaining"), first=Min("expires_at"))
     return CabinetBalance(
         available=balances[Kind.AVAILABLE],
-        pending=balances.get(Kind.PENDING, 0),
-        debt=balances.get(Kind.DEBT, 0),
+        pending=balances[Kind.PENDING],
+        debt=balances[Kind.DEBT],
         next_release=release_day.date() if release_day else None,
         next_release_points=release_points,
         expiring_soon=expiring["points"] or 0,

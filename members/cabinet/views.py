@@ -27,7 +27,6 @@ from rewards.services import reward_redeem
 
 from ..auth import signed_in_user
 from ..models import CardLinkCode, Member
-from ..services import referral_code_ensure
 from .badges import member_badges
 from .images import barcode_svg, qr_svg
 from .roadmap import member_roadmap
@@ -353,7 +352,7 @@ def profile(request: HttpRequest, member: Member) -> HttpResponse:
                 _("Thank you for completing your profile: +%(points)d points.") % {"points": bonus},
             )
         return HttpResponseRedirect(reverse("cabinet-profile"))
-    invite_path = reverse("cabinet-join", args=[referral_code_ensure(member)])
+    invite_path = reverse("cabinet-join", args=[member.referral_code])
     invite = request.build_absolute_uri(invite_path)
     return render(
         request,

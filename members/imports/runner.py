@@ -37,10 +37,11 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from loyalty.ledger import Kind, system_account
+from loyalty.ledger import OpeningBalances, member_accounts_open
 from loyalty.program import points_expire_at, program_settings
 from members.exports import cell_safe
 from members.models import Card, Member
+from members.services import referral_codes_draw
 from partners.models import Outlet
 from partners.selectors import operator_partner
 
@@ -740,30 +741,25 @@ def _holders_update(cursor: Any, chunk: Chunk) -> None:
 
 
 class _Inserter:
-    """Creates the new rows of each chunk: members, cards, their available accounts, and
-    an opening balance transfer with its lot for each non-zero balance."""
+    """Creates the new rows of each chunk: members with their referral codes, cards, and,
+    through the ledger, each member's accounts with the opening balance."""
 
     def __init__(self, cursor: Any, now: datetime) -> None:
         self.cursor = cursor
+        self.now = now
         self.moment = connection.ops.adapt_datetimefield_value(now)
         self.operator = operator_partner()
-        self.migration = system_account(Kind.MIGRATION)
         self.sequences = _sequences(cursor)
-        self.checks_set_based = _references_lock(cursor, self.operator.pk, self.migration.pk)
 
     def chunk_insert(self, chunk: Chunk) -> None:
-        cursor = self.cursor
-        cursor.execute(self._ids_sql(), [chunk.first_row, chunk.last_row])
-        if self.checks_set_based:
-            _outlets_lock(cursor)
-            cursor.execute("SET LOCAL session_replication_role = replica")
-        self._rows_insert()
-        if self.checks_set_based:
-            cursor.execute("SET LOCAL session_replication_role = origin")
-        cursor.execute("DROP TABLE import_new")
+        self.cursor.execute(self._ids_sql(), [chunk.first_row, chunk.last_row])
+        self._members_insert()
+        self._cards_insert()
+        self._accounts_open()
+        self.cursor.execute("DROP TABLE import_new")
 
     def _ids_sql(self) -> str:
-        """The chunk's new rows with their member, card, account and transfer ids.
+        """The chunk's new rows with their member and card ids, and their position.
 
         From the tables' sequences, so purchases and card issues can insert
         beside the import.
@@ -772,53 +768,63 @@ class _Inserter:
         ids = {
             "member_id": f"nextval('{self.sequences['members_member']}'::regclass)",
             "card_id": f"nextval('{self.sequences['members_card']}'::regclass)",
-            "available_id": f"nextval('{self.sequences['loyalty_account']}'::regclass)",
-            "transfer_id": "CASE WHEN balance > 0 THEN "
-            f"nextval('{self.sequences['loyalty_transfer']}'::regclass) END",
         }
         return (
             "CREATE TEMP TABLE import_new AS SELECT row_no, card_number, phone, full_name, "  # noqa: S608 -- names from pg_get_serial_sequence
             "  email, birth_date, issued_at, outlet_id, balance, expires_at, "
+            "  row_number() OVER (ORDER BY row_no) AS position, "
             + ", ".join(f"{expression} AS {name}" for name, expression in ids.items())
             + " FROM import_staging WHERE row_no BETWEEN %s AND %s AND status = 'ok' "
             "ORDER BY row_no"
         )
 
-    def _rows_insert(self) -> None:
-        cursor, moment = self.cursor, self.moment
+    def _members_insert(self) -> None:
+        """Members as `members.services.member_create` makes them: a referral code each,
+        drawn the same way."""
+        cursor = self.cursor
+        cursor.execute("SELECT count(*) FROM import_new")
+        codes = referral_codes_draw(cursor.fetchone()[0])
         cursor.execute(
             "INSERT INTO members_member (id, phone, email, full_name, birth_date, consent_email, "
-            "  consent_sms, consent_push, status, source, created_at) "
-            "SELECT member_id, phone, email, full_name, birth_date, %s, %s, %s, %s, %s, %s "
-            "FROM import_new ORDER BY row_no",
-            [False, False, False, Member.Status.ACTIVE, Member.Source.IMPORT, moment],
+            "  consent_sms, consent_push, status, source, referral_code, created_at) "
+            "SELECT member_id, phone, email, full_name, birth_date, %s, %s, %s, %s, %s, "
+            "  code.referral_code, %s "
+            "FROM import_new JOIN unnest(%s::text[]) WITH ORDINALITY AS code(referral_code, n) "
+            "  ON code.n = import_new.position "
+            "ORDER BY row_no",
+            [
+                False,
+                False,
+                False,
+                Member.Status.ACTIVE,
+                Member.Source.IMPORT,
+                self.moment,
+                codes,
+            ],
         )
-        cursor.execute(
+
+    def _cards_insert(self) -> None:
+        moment = self.moment
+        self.cursor.execute(
             "INSERT INTO members_card (id, number, member_id, partner_id, status, is_virtual, "
             "  issued_at, outlet_id, created_at) "
             "SELECT card_id, card_number, member_id, %s, %s, %s, COALESCE(issued_at, %s), "
             "  outlet_id, %s FROM import_new ORDER BY row_no",
             [self.operator.pk, Card.Status.ISSUED, False, moment, moment],
         )
-        # The pending and debt accounts come on first use (loyalty.ledger.accounts_completed).
-        cursor.execute(
-            "INSERT INTO loyalty_account (id, kind, member_id, balance) "
-            "SELECT available_id, %s, member_id, balance FROM import_new ORDER BY row_no",
-            [Kind.AVAILABLE],
-        )
-        cursor.execute(
-            "INSERT INTO loyalty_transfer (id, debit_account_id, credit_account_id, amount, "
-            "  code, reference, created_at) "
-            "SELECT transfer_id, %s, available_id, balance, %s, %s, %s FROM import_new "
-            "WHERE balance > 0 ORDER BY row_no",
-            [self.migration.pk, "migration", "legacy card import", moment],
-        )
-        cursor.execute(
-            "INSERT INTO loyalty_lot (account_id, transfer_id, amount, remaining, expires_at, "
-            "  created_at) "
-            "SELECT available_id, transfer_id, balance, balance, expires_at, %s FROM import_new "
-            "WHERE balance > 0 ORDER BY row_no",
-            [moment],
+
+    def _accounts_open(self) -> None:
+        """Through the ledger, the one writer of accounts, transfers and lots."""
+        self.cursor.execute("SELECT member_id, balance, expires_at FROM import_new ORDER BY row_no")
+        rows = self.cursor.fetchall()
+        member_accounts_open(
+            [member_id for member_id, _balance, _expires in rows],
+            OpeningBalances(
+                points=[balance for _member, balance, _expires in rows],
+                expires_at=[expires_at for _member, _balance, expires_at in rows],
+                reference="legacy card import",
+                now=self.now,
+            ),
         )
 
 
@@ -828,47 +834,13 @@ _SEQUENCE_NAME = re.compile(r"^[A-Za-z0-9_.\"]+$")
 def _sequences(cursor: Any) -> dict[str, str]:
     """The id sequences of the tables the import fills (identity columns have them too)."""
     names = {}
-    for table in ("members_member", "members_card", "loyalty_account", "loyalty_transfer"):
+    for table in ("members_member", "members_card"):
         cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
         name = cursor.fetchone()[0]
         if not name or not _SEQUENCE_NAME.match(name):
             raise RuntimeError(f"unexpected sequence name {name!r}")
         names[table] = name
     return names
-
-
-def _references_lock(cursor: Any, operator_id: int, migration_id: int) -> bool:
-    """Whether the inserts may skip PostgreSQL's per-row foreign key triggers.
-
-    Every reference the inserts make is to a row created by the same
-    statements, or to the operator, the migration account or an outlet of the
-    file; those are locked FOR KEY SHARE (here, and the outlets per chunk in
-    `_outlets_lock`), as the triggers would lock them, so none can be deleted
-    before this transaction commits. Checking five million references one
-    trigger at a time took longer than inserting them. Needs a role allowed
-    to set session_replication_role (a superuser); otherwise PostgreSQL
-    checks each row, slower, with the same result.
-    """
-    cursor.execute("SELECT current_setting('is_superuser') = 'on'")
-    if not cursor.fetchone()[0]:
-        return False
-    cursor.execute("SELECT id FROM partners_partner WHERE id = %s FOR KEY SHARE", [operator_id])
-    cursor.execute("SELECT id FROM loyalty_account WHERE id = %s FOR KEY SHARE", [migration_id])
-    return True
-
-
-def _outlets_lock(cursor: Any) -> None:
-    """Lock the outlets the chunk's new cards name; refuse if one was deleted meanwhile."""
-    cursor.execute(
-        "SELECT o.id FROM partners_outlet o WHERE o.id IN "
-        "(SELECT DISTINCT outlet_id FROM import_new) FOR KEY SHARE"
-    )
-    cursor.execute(
-        "SELECT count(*) FROM import_new s WHERE s.outlet_id IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM partners_outlet o WHERE o.id = s.outlet_id)"
-    )
-    if cursor.fetchone()[0]:
-        raise ImportRefused(_("An outlet named in the file was deleted during the import."))
 
 
 def _summary_fill(cursor: Any, summary: ImportSummary, now: datetime) -> None:

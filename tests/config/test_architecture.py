@@ -6,6 +6,7 @@ module outside them would go unchecked), and that no project import hides in a f
 (where a cycle between layers is usually dodged)."""
 
 import ast
+import re
 import tomllib
 from pathlib import Path
 
@@ -70,3 +71,30 @@ def _imports_the_project(node: ast.AST) -> bool:
     if isinstance(node, ast.Import):
         return any(alias.name.split(".")[0] in PACKAGES for alias in node.names)
     return False
+
+
+# Writes to the ledger's tables: SQL that inserts into, updates or deletes from them, and
+# the ORM's writing calls on their models.
+LEDGER_TABLE = r"loyalty_(?:account|transfer|lot)\b"
+LEDGER_SQL_WRITE = re.compile(
+    rf"(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY)\s+{LEDGER_TABLE}", re.IGNORECASE
+)
+LEDGER_ORM_WRITE = re.compile(
+    r"\b(?:Account|Transfer|Lot)\.objects\b[^\n]*?\.(?:create|get_or_create|update_or_create|"
+    r"bulk_create|bulk_update|update|delete)\("
+)
+
+
+def test_only_the_ledger_writes_accounts_transfers_and_lots():
+    """loyalty.ledger is the one writer of the ledger's tables (migrations aside)."""
+    writers = []
+    for path in sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py")):
+        if "migrations" in path.parts or path == ROOT / "loyalty" / "ledger.py":
+            continue
+        text = path.read_text()
+        for pattern in (LEDGER_SQL_WRITE, LEDGER_ORM_WRITE):
+            writers += [
+                f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 1}"
+                for match in pattern.finditer(text)
+            ]
+    assert writers == []

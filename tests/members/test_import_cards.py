@@ -13,18 +13,15 @@ from django.utils import timezone, translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loyalty.ledger import Kind, member_accounts_lock, system_account
+from loyalty.ledger import Kind, system_account
 from loyalty.ledger_check import ledger_breaches
 from loyalty.models import Account, Lot, ProgramSettings, Transfer
 from loyalty.program import points_expire_at, program_settings
-from loyalty.selectors import short_balance
 from loyalty.services import program_settings_update
-from members.cabinet.selectors import cabinet_balance
 from members.ean import ean13_from_serial
 from members.imports.reader import UnreadableFile
 from members.imports.runner import ImportRefused, cards_import
 from members.models import Card, Member
-from members.services import referral_code_ensure
 from partners.models import Outlet
 from tests.balances import available_points
 from tests.factories import CardFactory
@@ -247,19 +244,6 @@ def test_balances_sum_to_the_files_total_on_random_rows(tmp_path, operator, prog
     assert not ledger_breaches()
 
 
-def test_without_bulk_rights_every_row_is_checked_by_its_trigger(
-    tmp_path, operator, program, monkeypatch
-):
-    """A database role that may not skip foreign key triggers imports the same way."""
-    from members.imports import runner
-
-    monkeypatch.setattr(runner, "_references_lock", lambda *args: False)
-    path = write(tmp_path / "cards.csv", f"card_number,balance\n{number(1)},40\n")
-    assert cards_import(path).created == 1
-    assert available(number(1)) == 40
-    assert not ledger_breaches()
-
-
 def test_a_refused_import_still_reports_the_conflicting_rows(tmp_path, operator, program):
     CardFactory(number=number(2), partner=operator)
     path = write(tmp_path / "cards.csv", f"card_number\n{number(1)}\n{number(2)}\n")
@@ -412,39 +396,28 @@ def test_a_failure_while_inserting_stops_the_reading_thread(
     assert not Card.objects.exists()
 
 
-def test_imported_members_get_their_other_accounts_and_referral_code_on_first_use(
-    tmp_path, operator, program, pos
-):
+def test_an_imported_member_is_made_as_any_other_at_once(tmp_path, operator, program, pos):
+    """Three accounts (ids ascending, the lock order) and a referral code, from the import
+    itself: nothing is made up on first use."""
     path = write(tmp_path / "cards.csv", f"card_number,phone,balance\n{number(1)},,50\n")
     cards_import(path)
     member = Card.objects.get(number=number(1)).member
-    assert member.referral_code is None
-    assert list(member.accounts.values_list("kind", flat=True)) == [Kind.AVAILABLE]
-    assert short_balance(member.pk) == {"available": 50, "pending": 0}
-    assert cabinet_balance(member, timezone.now()).debt == 0
-
-    with transaction.atomic():
-        accounts = member_accounts_lock(member.pk)
-    assert accounts.available.pk < accounts.pending.pk < accounts.debt.pk
-    assert member.accounts.count() == 3
-
+    accounts = list(member.accounts.order_by("id").values_list("kind", "balance"))
+    assert accounts == [(Kind.AVAILABLE, 50), (Kind.PENDING, 0), (Kind.DEBT, 0)]
+    assert len(member.referral_code) == 8
     shown = pos.get("/api/v1/members/lookup/", {"card": number(1)}).json()
-    code = shown["member"]["referral_code"]
-    assert len(code) == 8
-    member.refresh_from_db()
-    assert member.referral_code == code
-    assert referral_code_ensure(member) == code  # drawn once
+    assert shown["member"]["referral_code"] == member.referral_code
     assert not ledger_breaches()
 
 
-def test_a_referral_code_drawn_twice_is_drawn_again(operator, monkeypatch):
+def test_referral_codes_already_held_are_drawn_again(operator, monkeypatch):
     from members import services
 
     taken = CardFactory(partner=operator).member.referral_code
-    imported = Member.objects.create(source=Member.Source.IMPORT)
-    draws = iter([taken, "FRESH234"])
-    monkeypatch.setattr(services, "referral_code_new", lambda: next(draws))
-    assert referral_code_ensure(imported) == "FRESH234"
+    draws = iter([taken.encode(), b"FRESH234"])  # the translation maps these to themselves
+    monkeypatch.setattr(services, "_REFERRAL_TABLE", bytes.maketrans(b"", b""))
+    monkeypatch.setattr(services.secrets, "token_bytes", lambda _size: next(draws))
+    assert services.referral_codes_draw(1) == ["FRESH234"]
 
 
 @settings(max_examples=50, deadline=None)
