@@ -2,14 +2,14 @@
 
 The file is read and checked in Python, a chunk of rows at a time, by a
 thread that works ahead while the database takes the previous chunk. Each
-chunk is streamed into a staging table (COPY on PostgreSQL); everything else
-is set-based SQL: repeats of an earlier row of the file, cards and phones
-already in the database, then members, cards, their available accounts, one
-`migration` transfer and one lot per opening balance, inserted with ids
-taken from the sequences. (Pending and debt accounts, and referral codes,
-come on first use.) The whole run is one transaction: a crash or a refused
-conflict leaves nothing behind, and `dry_run` rolls it back on purpose (no
-ids are taken from sequences then).
+chunk is streamed into a staging table (COPY); everything else is set-based
+SQL: repeats of an earlier row of the file, cards and phones already in the
+database, then members (with referral codes drawn as for any member) and cards,
+inserted with ids taken from the sequences, and, through the ledger
+(`loyalty.ledger.member_accounts_open`), each member's three accounts with a
+`migration` transfer and a lot per opening balance. The whole run is one
+transaction: a crash or a refused conflict leaves nothing behind, and
+`dry_run` rolls it back on purpose (no ids are taken from sequences then).
 
 Re-importing a file changes nothing: its cards exist, so its rows are skipped
 (or, with `on_conflict="update"`, their holders' names, emails and birth dates
