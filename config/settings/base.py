@@ -1,8 +1,9 @@
 """Settings shared by every environment, read from the process environment.
 
-Defaults make `manage.py` work on a fresh checkout with no services: a SQLite
-file and Celery tasks executed eagerly. Production sets DATABASE_URL and
-CELERY_BROKER_URL (see config.settings.production).
+Defaults make `manage.py` work on a fresh checkout with no services: the demo's
+embedded PostgreSQL (config.embedded_postgres, started by `make demo`) and Celery tasks
+executed eagerly. Production sets DATABASE_URL and CELERY_BROKER_URL (see
+config.settings.production).
 """
 
 from pathlib import Path

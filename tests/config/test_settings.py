@@ -67,6 +67,13 @@ def test_production_refuses_unsafe_configuration(override, message):
     assert message in result.stderr
 
 
+def test_production_needs_its_database_said_not_the_demos_default():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DATABASE_URL"}
+    result = run_manage("check", "--settings=config.settings.production", env=env)
+    assert result.returncode != 0
+    assert "needs DATABASE_URL pointing to PostgreSQL" in result.stderr
+
+
 def test_production_requires_a_broker():
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != "CELERY_BROKER_URL"}
     result = run_manage("check", "--settings=config.settings.production", env=env)

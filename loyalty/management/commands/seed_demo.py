@@ -381,12 +381,11 @@ class Command(BaseCommand):
         plan = ClubPlan.objects.get()
         for member in rng.sample(members, k=max(1, len(members) // 20)):
             club_join(member_id=member.pk, plan=plan)
-        # In Python: SQLite (the demo's database) cannot search inside JSON lists.
-        coffee_buyers = {
-            member_id
-            for member_id, items in Purchase.objects.values_list("member_id", "items")
-            if any(item.get("category") == "coffee" for item in items)
-        }
+        coffee_buyers = set(
+            Purchase.objects.filter(items__contains=[{"category": "coffee"}]).values_list(
+                "member_id", flat=True
+            )
+        )
         Segment.objects.get().members.add(*coffee_buyers)
 
     def _rewards(self, rng: random.Random, now: datetime) -> None:
