@@ -139,6 +139,9 @@ def row_by_row(path: Path) -> float:
     result = MemberResource().import_data(dataset, dry_run=False, raise_errors=True)
     elapsed = time.perf_counter() - started
     assert result.totals["new"] == SAMPLE_ROWS, result.totals
+    # Rows without accounts, cards or balances are not members of the program: measured,
+    # they go, so that ledger_check judges what import_cards made.
+    Member.objects.filter(referral_code__startswith="IE").delete()
     return SAMPLE_ROWS / elapsed
 
 

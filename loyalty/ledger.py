@@ -18,6 +18,7 @@ from django.db.models import F
 from members.models import Card, Member
 from partners.models import Partner
 
+from .bulk import Column, Ids, references_checked
 from .exceptions import CardNotFound, InsufficientPoints
 from .models import Account, Lot, Purchase, Refund, Transfer
 
@@ -42,71 +43,105 @@ class MemberAccounts:
 
 @dataclass(frozen=True)
 class OpeningBalances:
-    """Points members bring from a system they leave, one entry per member: posted from
-    the migration account into their available accounts, each as one lot."""
+    """Points members bring from a system they leave: a table of this transaction with one
+    row per new member (`member_id`, `points`, `expires_at`, `position`), each posted from
+    the migration account into their available account as one lot."""
 
-    points: Sequence[int]
-    expires_at: Sequence[datetime | None]
+    table: str
     reference: str
     now: datetime
 
 
-def member_accounts_open(member_ids: Sequence[int], opening: OpeningBalances | None = None) -> None:
-    """Each member's three accounts (available, pending, debt), every member's in one
-    statement, ids ascending available < pending < debt for each (the order every lock
-    takes); with `opening`, their opening balances posted too (a `migration` transfer
-    and its lot for each balance above zero). Set-based: an import opens 50,000 members'
-    accounts at a time this way, the till one member's."""
-    points = list(opening.points) if opening else [0] * len(member_ids)
-    expiries = list(opening.expires_at) if opening else [None] * len(member_ids)
+def member_accounts_open(member_ids: Sequence[int]) -> None:
+    """New members' three accounts: available, pending and debt, ids ascending in that
+    order for each (the order every lock takes)."""
+    _accounts_open(
+        source="unnest(%(members)s::bigint[]) WITH ORDINALITY AS member(member_id, position)",
+        columns="member_id, 0::bigint, NULL::timestamptz, position",
+        params={"members": list(member_ids)},
+        members=member_ids,
+        migration=None,
+    )
+
+
+def member_accounts_open_with_balances(opening: OpeningBalances) -> None:
+    """The bulk form, for an import: each member of `opening.table` gets its three accounts
+    and its opening balance (a `migration` transfer and its lot, where above zero), in one
+    statement; the rows are read where they are, never carried through Python."""
+    members = Column(opening.table, "member_id")  # checks the table's name
+    _accounts_open(
+        source=opening.table,
+        columns="member_id, points, expires_at, position",
+        params={"reference": opening.reference, "now": opening.now},
+        members=members,
+        migration=system_account(Kind.MIGRATION).pk,
+    )
+
+
+def _accounts_open(
+    *, source: str, columns: str, params: dict[str, Any], members: Ids, migration: int | None
+) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(
-            _ACCOUNTS_OPEN_SQL,
-            {
-                "members": list(member_ids),
-                "points": points,
-                "expires_at": expiries,
-                "migration": system_account(Kind.MIGRATION).pk if opening else None,
-                "reference": opening.reference if opening else "",
-                "now": opening.now if opening else None,
-            },
-        )
+        references = [("members_member", members), ("loyalty_account", [migration])]
+        with references_checked(cursor, references):
+            cursor.execute(
+                _ACCOUNTS_OPEN_SQL.format(source=source, columns=columns),
+                {
+                    "reference": "",
+                    "now": None,
+                    **params,
+                    "migration": migration,
+                    "accounts": _id_sequence(cursor, "loyalty_account"),
+                    "transfers": _id_sequence(cursor, "loyalty_transfer"),
+                },
+            )
 
 
-# Three statements in one: the accounts, then a transfer for each opening balance, then
-# its lot. Rows reach each INSERT in the order given, so ids ascend in that order.
+_id_sequences: dict[str, str] = {}
+
+
+def _id_sequence(cursor: Any, table: str) -> str:
+    """The sequence of a table's ids, as a name the statement casts to regclass once (a
+    call of pg_get_serial_sequence per row would look it up a million times)."""
+    if table not in _id_sequences:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        _id_sequences[table] = cursor.fetchone()[0]
+    return _id_sequences[table]
+
+
+# One statement: each member's ids drawn first, in order (available < pending < debt, then
+# the transfer's), so that the accounts, the transfers and the lots are plain inserts with
+# no join between them. The CTE is evaluated once (nextval is volatile).
 _ACCOUNTS_OPEN_SQL = """
-WITH member AS (
-    SELECT *
-    FROM unnest(%(members)s::bigint[], %(points)s::bigint[], %(expires_at)s::timestamptz[])
-        WITH ORDINALITY AS member(id, points, expires_at, position)
-),
-opened AS (
-    INSERT INTO loyalty_account (kind, member_id, partner_id, balance)
-    SELECT kind.name, member.id, NULL,
-        CASE WHEN kind.name = 'available' THEN member.points ELSE 0 END
-    FROM member CROSS JOIN (VALUES (1, 'available'), (2, 'pending'), (3, 'debt'))
-        AS kind(position, name)
-    ORDER BY member.position, kind.position
-    RETURNING id, member_id, kind, balance
-),
-moved AS (
-    INSERT INTO loyalty_transfer (debit_account_id, credit_account_id, amount, code,
-        purchase_id, refund_id, reference, created_at)
-    SELECT %(migration)s, opened.id, opened.balance, 'migration', NULL, NULL,
-        %(reference)s, %(now)s
-    FROM opened JOIN member ON member.id = opened.member_id
-    WHERE opened.kind = 'available' AND opened.balance > 0
+WITH opening AS (
+    SELECT member.id AS member_id, member.points, member.expires_at,
+        nextval(%(accounts)s::regclass) AS available_id,
+        nextval(%(accounts)s::regclass) AS pending_id,
+        nextval(%(accounts)s::regclass) AS debt_id,
+        CASE WHEN member.points > 0
+            THEN nextval(%(transfers)s::regclass) END AS transfer_id
+    FROM (SELECT {columns} FROM {source}) AS member(id, points, expires_at, position)
     ORDER BY member.position
-    RETURNING id, credit_account_id, amount
+),
+accounts AS (
+    INSERT INTO loyalty_account (id, kind, member_id, partner_id, balance)
+    SELECT account.id, account.kind, opening.member_id, NULL, account.balance
+    FROM opening CROSS JOIN LATERAL (VALUES
+        (opening.available_id, 'available', opening.points),
+        (opening.pending_id, 'pending', 0),
+        (opening.debt_id, 'debt', 0)) AS account(id, kind, balance)
+),
+transfers AS (
+    INSERT INTO loyalty_transfer (id, debit_account_id, credit_account_id, amount, code,
+        purchase_id, refund_id, reference, created_at)
+    SELECT transfer_id, %(migration)s, available_id, points, 'migration', NULL, NULL,
+        %(reference)s, %(now)s
+    FROM opening WHERE points > 0
 )
 INSERT INTO loyalty_lot (account_id, transfer_id, amount, remaining, release_at, expires_at,
     created_at)
-SELECT moved.credit_account_id, moved.id, moved.amount, moved.amount, NULL,
-    member.expires_at, %(now)s
-FROM moved JOIN opened ON opened.id = moved.credit_account_id
-    JOIN member ON member.id = opened.member_id
-ORDER BY moved.id
+SELECT available_id, transfer_id, points, points, NULL, expires_at, %(now)s
+FROM opening WHERE points > 0
 """
 
 

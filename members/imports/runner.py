@@ -6,7 +6,7 @@ chunk is streamed into a staging table (COPY); everything else is set-based
 SQL: repeats of an earlier row of the file, cards and phones already in the
 database, then members (with referral codes drawn as for any member) and cards,
 inserted with ids taken from the sequences, and, through the ledger
-(`loyalty.ledger.member_accounts_open`), each member's three accounts with a
+(`loyalty.ledger.member_accounts_open_with_balances`), each member's three accounts with a
 `migration` transfer and a lot per opening balance. The whole run is one
 transaction: a crash or a refused conflict leaves nothing behind, and
 `dry_run` rolls it back on purpose (no ids are taken from sequences then).
@@ -37,7 +37,8 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from loyalty.ledger import OpeningBalances, member_accounts_open
+from loyalty.bulk import Column, Ids, references_checked
+from loyalty.ledger import OpeningBalances, member_accounts_open_with_balances
 from loyalty.program import points_expire_at, program_settings
 from members.exports import cell_safe
 from members.models import Card, Member
@@ -752,16 +753,33 @@ class _Inserter:
         self.sequences = _sequences(cursor)
 
     def chunk_insert(self, chunk: Chunk) -> None:
-        self.cursor.execute(self._ids_sql(), [chunk.first_row, chunk.last_row])
+        cursor, rows = self.cursor, [chunk.first_row, chunk.last_row]
+        cursor.execute(
+            "SELECT count(*) FROM import_staging WHERE row_no BETWEEN %s AND %s AND status = 'ok'",
+            rows,
+        )
+        codes = referral_codes_draw(cursor.fetchone()[0])
+        cursor.execute(self._ids_sql(), [codes, *rows])
         self._members_insert()
-        self._cards_insert()
-        self._accounts_open()
-        self.cursor.execute("DROP TABLE import_new")
+        references: list[tuple[str, Ids]] = [
+            ("members_member", Column("import_new", "member_id")),
+            ("partners_partner", [self.operator.pk]),
+            ("partners_outlet", Column("import_new", "outlet_id")),
+        ]
+        with references_checked(cursor, references):
+            self._cards_insert()
+            # Through the ledger, the one writer of accounts, transfers and lots, which
+            # reads the chunk's table where it is (the members checked once, above).
+            member_accounts_open_with_balances(
+                OpeningBalances(table="import_new", reference="legacy card import", now=self.now)
+            )
+        cursor.execute("DROP TABLE import_new")
 
     def _ids_sql(self) -> str:
-        """The chunk's new rows with their member and card ids, and their position.
+        """The chunk's new rows with their member and card ids and referral codes (drawn as
+        `members.services.member_create` draws them: `referral_codes_draw`).
 
-        From the tables' sequences, so purchases and card issues can insert
+        Ids from the tables' sequences, so purchases and card issues can insert
         beside the import.
         """
         # The sequence names are literals, so PostgreSQL resolves each once, not per row.
@@ -769,38 +787,26 @@ class _Inserter:
             "member_id": f"nextval('{self.sequences['members_member']}'::regclass)",
             "card_id": f"nextval('{self.sequences['members_card']}'::regclass)",
         }
+        # Codes join by position (an array subscript per row would scan the array each time).
         return (
             "CREATE TEMP TABLE import_new AS SELECT row_no, card_number, phone, full_name, "  # noqa: S608 -- names from pg_get_serial_sequence
-            "  email, birth_date, issued_at, outlet_id, balance, expires_at, "
-            "  row_number() OVER (ORDER BY row_no) AS position, "
+            "  email, birth_date, issued_at, outlet_id, balance AS points, expires_at, "
+            "  position, code.referral_code, "
             + ", ".join(f"{expression} AS {name}" for name, expression in ids.items())
-            + " FROM import_staging WHERE row_no BETWEEN %s AND %s AND status = 'ok' "
+            + " FROM unnest(%s::text[]) WITH ORDINALITY AS code(referral_code, position) "
+            "JOIN (SELECT *, row_number() OVER (ORDER BY row_no) AS position FROM import_staging "
+            "  WHERE row_no BETWEEN %s AND %s AND status = 'ok') AS staged USING (position) "
             "ORDER BY row_no"
         )
 
     def _members_insert(self) -> None:
-        """Members as `members.services.member_create` makes them: a referral code each,
-        drawn the same way."""
-        cursor = self.cursor
-        cursor.execute("SELECT count(*) FROM import_new")
-        codes = referral_codes_draw(cursor.fetchone()[0])
-        cursor.execute(
+        self.cursor.execute(
             "INSERT INTO members_member (id, phone, email, full_name, birth_date, consent_email, "
             "  consent_sms, consent_push, status, source, referral_code, created_at) "
             "SELECT member_id, phone, email, full_name, birth_date, %s, %s, %s, %s, %s, "
-            "  code.referral_code, %s "
-            "FROM import_new JOIN unnest(%s::text[]) WITH ORDINALITY AS code(referral_code, n) "
-            "  ON code.n = import_new.position "
-            "ORDER BY row_no",
-            [
-                False,
-                False,
-                False,
-                Member.Status.ACTIVE,
-                Member.Source.IMPORT,
-                self.moment,
-                codes,
-            ],
+            "  referral_code, %s "
+            "FROM import_new ORDER BY row_no",
+            [False, False, False, Member.Status.ACTIVE, Member.Source.IMPORT, self.moment],
         )
 
     def _cards_insert(self) -> None:
@@ -811,20 +817,6 @@ class _Inserter:
             "SELECT card_id, card_number, member_id, %s, %s, %s, COALESCE(issued_at, %s), "
             "  outlet_id, %s FROM import_new ORDER BY row_no",
             [self.operator.pk, Card.Status.ISSUED, False, moment, moment],
-        )
-
-    def _accounts_open(self) -> None:
-        """Through the ledger, the one writer of accounts, transfers and lots."""
-        self.cursor.execute("SELECT member_id, balance, expires_at FROM import_new ORDER BY row_no")
-        rows = self.cursor.fetchall()
-        member_accounts_open(
-            [member_id for member_id, _balance, _expires in rows],
-            OpeningBalances(
-                points=[balance for _member, balance, _expires in rows],
-                expires_at=[expires_at for _member, _balance, expires_at in rows],
-                reference="legacy card import",
-                now=self.now,
-            ),
         )
 
 
