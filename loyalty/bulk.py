@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError
@@ -35,6 +35,9 @@ class Column:
 
     table: str
     name: str
+    # Ids of rows the block inserts from this very column before referencing them: they
+    # exist by construction, and no other transaction sees them to delete them.
+    inserted_here: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if not (_NAME.match(self.table) and _NAME.match(self.name)):
@@ -58,7 +61,8 @@ def references_checked(cursor: Any, references: Sequence[tuple[str, Ids]]) -> It
     checks: all exist (IntegrityError otherwise) and stay until the commit."""
     outer = _checked.get()
     for table, ids in references:
-        if not (isinstance(ids, Column) and (table, ids) in outer):
+        known = isinstance(ids, Column) and (ids.inserted_here or (table, ids) in outer)
+        if not known:
             _exist_and_stay(cursor, table, ids)
     columns = {(table, ids) for table, ids in references if isinstance(ids, Column)}
     token = _checked.set(outer | columns)

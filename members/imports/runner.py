@@ -760,13 +760,13 @@ class _Inserter:
         )
         codes = referral_codes_draw(cursor.fetchone()[0])
         cursor.execute(self._ids_sql(), [codes, *rows])
-        self._members_insert()
         references: list[tuple[str, Ids]] = [
-            ("members_member", Column("import_new", "member_id")),
+            ("members_member", Column("import_new", "member_id", inserted_here=True)),
             ("partners_partner", [self.operator.pk]),
             ("partners_outlet", Column("import_new", "outlet_id")),
         ]
         with references_checked(cursor, references):
+            self._members_insert()
             self._cards_insert()
             # Through the ledger, the one writer of accounts, transfers and lots, which
             # reads the chunk's table where it is (the members checked once, above).

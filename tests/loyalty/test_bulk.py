@@ -55,3 +55,19 @@ def test_a_nested_block_does_not_check_again_what_its_outer_block_checked(operat
 def test_only_plain_names_make_a_column():
     with pytest.raises(ValueError, match="not a plain name"):
         Column("fresh; DROP TABLE members_member", "member_id")
+
+
+def test_rows_the_block_inserts_from_the_column_are_not_looked_up(operator):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE fresh AS SELECT -1::bigint AS member_id")
+        # No member -1 exists yet: looked up, the block would refuse it; said to be
+        # inserted by the block itself, it is taken as it is.
+        looked_up = Column("fresh", "member_id")
+        with (
+            pytest.raises(IntegrityError),
+            references_checked(cursor, [("members_member", looked_up)]),
+        ):
+            pass
+        made = Column("fresh", "member_id", inserted_here=True)
+        with references_checked(cursor, [("members_member", made)]):
+            assert replication_role() == "replica"
