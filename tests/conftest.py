@@ -9,8 +9,7 @@ from rest_framework.test import APIClient
 
 from loyalty.badges import badges_cache_clear
 from loyalty.journeys import journeys_cache_clear
-from loyalty.ledger import system_account_cache_clear
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import ledger_breaches, system_account_cache_clear
 from loyalty.program import program_settings_cache_clear
 from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear
 from loyalty.services import program_settings_update

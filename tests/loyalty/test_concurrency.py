@@ -6,8 +6,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from loyalty.ledger import Kind
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import Kind, ledger_breaches
 from loyalty.models import (
     Account,
     ClubMembership,

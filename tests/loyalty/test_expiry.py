@@ -5,8 +5,7 @@ import pytest
 from django.utils import timezone
 
 from loyalty.jobs import lots_expire_due, lots_expire_due_parallel
-from loyalty.ledger import Kind
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import Kind, ledger_breaches
 from loyalty.models import Account, Lot, Transfer
 from loyalty.services import points_adjust, program_settings_update, purchase_record
 from tests.balances import available_points

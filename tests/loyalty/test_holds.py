@@ -7,8 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from loyalty.holds import holds_expire_due
-from loyalty.ledger import Code
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import Code, ledger_breaches
 from loyalty.models import Hold, Lot, Transfer
 from loyalty.services import points_adjust
 from tests.balances import available_points

@@ -10,8 +10,7 @@ from django.utils import timezone
 
 from loyalty import tasks
 from loyalty.jobs import idempotency_keys_purge, lots_expire_due, pending_release_due
-from loyalty.ledger import Kind
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import Kind, ledger_breaches
 from loyalty.models import Account, IdempotencyRecord, Lot, Transfer
 from loyalty.services import program_settings_update, purchase_record
 from tests.factories import CardFactory, PartnerFactory

@@ -6,8 +6,14 @@ from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from loyalty.exceptions import InsufficientPoints
-from loyalty.ledger import Code, Kind, member_accounts_lock, system_account, transfer_post
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import (
+    Code,
+    Kind,
+    ledger_breaches,
+    member_accounts_lock,
+    system_account,
+    transfer_post,
+)
 from loyalty.models import Account, Lot, Transfer
 from loyalty.services import points_adjust
 from tests.conftest import ledger_check_passes

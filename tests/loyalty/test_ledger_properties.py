@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from loyalty.exceptions import InsufficientPoints, InvalidRequest
 from loyalty.jobs import lots_expire_due, pending_release_due
-from loyalty.ledger import system_account_cache_clear
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import ledger_breaches, system_account_cache_clear
 from loyalty.models import Account, Purchase
 from loyalty.services import points_adjust, program_settings_update, purchase_record, refund_record
 from tests.factories import CardFactory, PartnerFactory

@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.utils import timezone
 
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import ledger_breaches
 from loyalty.models import MemberTier, Purchase, Tier
 from members.models import Card, Member, Segment
 from partners.models import Partner, Statement

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import ledger_breaches
 from loyalty.models import EventAward, EventBonus, Tier, TierLadder
 from loyalty.services import points_adjust, purchase_record
 from members.models import CabinetPhone, Card, CardLinkCode, Member

@@ -13,8 +13,7 @@ from django.utils import timezone, translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loyalty.ledger import Kind, system_account
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import Kind, ledger_breaches, system_account
 from loyalty.models import Account, Lot, ProgramSettings, Transfer
 from loyalty.program import points_expire_at, program_settings
 from loyalty.services import program_settings_update

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import ledger_breaches
 from loyalty.models import Purchase
 from loyalty.services import purchase_record, refund_record
 from partners.selectors import cobrand_multipliers

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from loyalty.exceptions import Conflict
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import ledger_breaches
 from loyalty.services import points_adjust, program_settings_update
 from partners.services import api_key_create
 from rewards.models import Reward, Voucher

@@ -8,8 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from loyalty.exceptions import Conflict, InsufficientPoints
-from loyalty.ledger import Code
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import Code, ledger_breaches
 from loyalty.models import Lot, MemberTier, Tier, TierLadder, Transfer
 from loyalty.services import points_adjust, program_settings_update
 from rewards.models import Reward, Voucher

@@ -7,8 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from loyalty.ledger import Code
-from loyalty.ledger_check import ledger_breaches
+from loyalty.ledger import Code, ledger_breaches
 from loyalty.models import Transfer
 from loyalty.services import points_adjust, program_settings_update
 from rewards.models import Reward, Voucher

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from loyalty.ledger_check import CHECKS, SAMPLE, ledger_breaches
+from loyalty.ledger.check import CHECKS, SAMPLE, ledger_breaches
 
 
 class Command(BaseCommand):
