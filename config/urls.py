@@ -9,7 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.admin_login import admin_login_secure
 from loyalty import api as loyalty_api
-from loyalty import journey_views
+from loyalty.journeys import views as journey_views
 from members import api as members_api
 from members.cabinet import api as me_api
 from partners import api as partners_api

@@ -29,8 +29,8 @@ from .admin_pages import ACTION_PAGE, PeriodForm, ReadOnlyAdmin, ReportAdmin, ad
 from .badges import badges_cache_clear
 from .club import club_join
 from .exceptions import LoyaltyError
-from .journey_report import Difference, JourneyReport, journey_report
-from .journeys import journeys_cache_clear
+from .journeys.entering import journeys_cache_clear
+from .journeys.report import Difference, JourneyReport, journey_report
 from .models import (
     Account,
     Badge,

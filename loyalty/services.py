@@ -32,7 +32,7 @@ from .exceptions import (
     ReceiptConflict,
 )
 from .idempotency import OperationResult, idempotency_claim, request_fingerprint
-from .journeys import journeys_enter, journeys_listen
+from .journeys.entering import journeys_enter, journeys_listen
 from .ledger import (
     Code,
     Kind,

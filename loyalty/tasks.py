@@ -3,7 +3,8 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import badges, club, holds, jobs, journeys, leaderboard, reports, tier_moves
+from . import badges, club, holds, jobs, leaderboard, reports, tier_moves
+from .journeys import entering, steps
 
 
 @shared_task
@@ -48,12 +49,12 @@ def refresh_leaderboard() -> int:
 
 @shared_task
 def run_journeys() -> int:
-    return journeys.journeys_run()
+    return steps.journeys_run()
 
 
 @shared_task
 def enter_scheduled_journeys() -> int:
-    return journeys.journeys_enter_scheduled()
+    return entering.journeys_enter_scheduled()
 
 
 @shared_task

@@ -9,7 +9,7 @@ from members.models import Card
 from partners.webhooks import webhook_event_record, webhook_subscribers_exist
 
 from .badges import tier_badges_award_later
-from .journeys import journeys_enter, journeys_listen
+from .journeys.entering import journeys_enter, journeys_listen
 from .models import Journey, TierChange
 from .tiers import tiers_sweep
 

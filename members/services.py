@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import CardNotFound, Conflict, InvalidRequest, NotFound
-from loyalty.journeys import journeys_enter
+from loyalty.journeys.entering import journeys_enter
 from loyalty.ledger import member_accounts_open
 from loyalty.models import EventBonus, Journey
 from loyalty.services import one_time_bonus_award

@@ -8,7 +8,7 @@ from django.utils import translation
 from rest_framework.test import APIClient
 
 from loyalty.badges import badges_cache_clear
-from loyalty.journeys import journeys_cache_clear
+from loyalty.journeys.entering import journeys_cache_clear
 from loyalty.ledger import ledger_breaches, system_account_cache_clear
 from loyalty.program import program_settings_cache_clear
 from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear

@@ -229,7 +229,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="loyalty@localhost")
 # Where members reach this site: absolute links in emails and texts.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Push notifications of journeys: a dotted path to `send(member, title, text, link)`.
-PUSH_BACKEND = env.str("PUSH_BACKEND", default="loyalty.journey_messages.push_console_send")
+PUSH_BACKEND = env.str("PUSH_BACKEND", default="loyalty.journeys.messages.push_console_send")
 # Where one-time codes for card linking go by text message: a dotted path to a
 # function `send(phone, text)`; the default prints them to the console.
 SMS_BACKEND = env.str("SMS_BACKEND", default="members.sms.console_send")

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import Conflict, InvalidRequest
-from loyalty.journeys import journeys_enter
+from loyalty.journeys.entering import journeys_enter
 from loyalty.ledger import member_accounts_lock
 from loyalty.models import EventBonus, Journey, LeaderboardEntry
 from loyalty.program import program_settings

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from loyalty.journey_report import Moments, difference, journey_report
-from loyalty.journeys import journeys_enter
+from loyalty.journeys.entering import journeys_enter
+from loyalty.journeys.report import Moments, difference, journey_report
 from loyalty.models import Journey, JourneyEntry, JourneyStep, Purchase
 from members.models import Card
 from tests.factories import CardFactory

@@ -9,7 +9,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from loyalty.journeys import is_control, journeys_enter_scheduled, journeys_run
+from loyalty.journeys.entering import is_control, journeys_enter_scheduled
+from loyalty.journeys.steps import journeys_run
 from loyalty.models import (
     Badge,
     Journey,
@@ -302,7 +303,7 @@ def test_texts_and_pushes_go_through_their_backends_with_consent(
     settings.SMS_BACKEND = "tests.sms.outbox_send"
     pushed = []
     monkeypatch.setattr(
-        "loyalty.journey_messages.push_console_send",
+        "loyalty.journeys.messages.push_console_send",
         lambda member, title, text, link: pushed.append((member.pk, title, text, link)),
     )
     journey = Journey.objects.create(name="Nudge", trigger="card_issued", control_share=0)

@@ -18,7 +18,8 @@ from loyalty.badges import anniversary_badges_award, badges_cache_clear
 from loyalty.club import club_join
 from loyalty.exceptions import LoyaltyError
 from loyalty.jobs import lots_expire_due, pending_release_due
-from loyalty.journeys import journeys_cache_clear, journeys_run
+from loyalty.journeys.entering import journeys_cache_clear
+from loyalty.journeys.steps import journeys_run
 from loyalty.leaderboard import leaderboard_join, leaderboard_refresh
 from loyalty.ledger import Kind
 from loyalty.models import (

@@ -27,7 +27,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from .models import Journey, JourneyEntry, JourneyMessage, Purchase
+from ..models import Journey, JourneyEntry, JourneyMessage, Purchase
 
 Z_95 = 1.959964
 

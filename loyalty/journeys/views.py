@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from members.models import Member
 
-from .journey_messages import link_with_utm, message_clicked, message_opened, unsubscribe_read
+from .messages import link_with_utm, message_clicked, message_opened, unsubscribe_read
 
 # A transparent GIF of one pixel.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")

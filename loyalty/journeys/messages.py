@@ -22,8 +22,8 @@ from members.models import Member
 from members.sms import sms_send
 from members.templatetags.locale_format import points
 
-from .models import JourneyMessage, JourneyStep, Purchase
-from .selectors import member_balance
+from ..models import JourneyMessage, JourneyStep, Purchase
+from ..selectors import member_balance
 
 logger = logging.getLogger(__name__)
 
