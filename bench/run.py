@@ -257,7 +257,7 @@ def _inprocess_worker(args: tuple[str, int, int, float, str]) -> int:
     import random
     from decimal import Decimal
 
-    from loyalty.services import purchase_record
+    from loyalty.services.purchases import purchase_record
     from partners.models import Partner
 
     operator = Partner.objects.get(code="main")

@@ -7,7 +7,7 @@ requester never can: the database refuses it too). Every adjustment, applied
 or not, stays on record with who asked and who decided.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -17,9 +17,16 @@ from django.utils.translation import gettext as _
 from members.models import Member
 
 from .exceptions import Conflict, InvalidRequest
+from .ledger import (
+    Code,
+    Kind,
+    available_credit,
+    member_accounts_lock,
+    system_account,
+    transfer_post,
+)
 from .models import PointsAdjustment
-from .program import program_settings
-from .services import points_adjust
+from .program import points_expire_at, program_settings
 
 Status = PointsAdjustment.Status
 
@@ -91,3 +98,35 @@ def _apply(adjustment: PointsAdjustment) -> None:
         points=adjustment.points,
         reason=f"{adjustment.reason} (#{adjustment.pk})",
     )
+
+
+@transaction.atomic
+def points_adjust(*, member: Member, points: int, reason: str, now: datetime | None = None) -> int:
+    """Staff correction: credit (points > 0) or debit (points < 0) available points.
+
+    Returns the change to the available balance (a credit first repays debt).
+    """
+    if points == 0 or not reason.strip():
+        raise InvalidRequest(_("An adjustment needs non-zero points and a reason."))
+    now = now or timezone.now()
+    accounts = member_accounts_lock(member.pk)
+    adjustments = system_account(Kind.ADJUSTMENTS)
+    if points > 0:
+        return available_credit(
+            accounts=accounts,
+            source=adjustments,
+            amount=points,
+            code=Code.ADJUSTMENT,
+            expires_at=points_expire_at(program_settings(), now),
+            reference=reason,
+            now=now,
+        )
+    transfer_post(
+        debit=accounts.available,
+        credit=adjustments,
+        amount=-points,
+        code=Code.ADJUSTMENT,
+        reference=reason,
+        now=now,
+    )
+    return points

@@ -61,9 +61,9 @@ from .models import (
     Transfer,
 )
 from .preview import rule_preview
+from .program import program_settings_update
 from .reports import COHORT_MONTHS, FIGURES, CohortRow, Dashboard, cohort_table, dashboard
 from .selectors import earning_rules_cache_clear, event_bonuses_cache_clear
-from .services import program_settings_update
 from .tiers import tier_snapshot_cache_clear
 
 

@@ -27,7 +27,9 @@ from .models import ClubPlan, EventBonus, Hold, Purchase
 from .program import MAX_POINTS, MAX_RECEIPT_AMOUNT
 from .reports import non_member_sales_record
 from .selectors import member_balance, purchase_summary, short_balance
-from .services import event_record, purchase_record, refund_record
+from .services.bonuses import event_record
+from .services.purchases import purchase_record
+from .services.refunds import refund_record
 from .tiers import member_benefits, tier_snapshot
 
 

@@ -22,7 +22,7 @@ from .models import EarningRule, MemberTier, Purchase
 from .program import program_settings
 from .rules import MemberFacts, PurchaseFacts, RuleSpec, rules_evaluate
 from .selectors import earning_rules_load, rule_spec
-from .services import purchase_items
+from .services.purchases import purchase_items
 
 # Enough for a month of a large chain's receipts; a larger window is cut to the newest.
 MAX_PURCHASES = 200_000

@@ -3,6 +3,7 @@
 import calendar
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -65,3 +66,13 @@ def _period_end(moment: datetime, period: str) -> datetime:
 
 def points_release_at(program: ProgramSettings, earned_at: datetime) -> datetime:
     return earned_at + timedelta(days=program.pending_days)
+
+
+def program_settings_update(**fields: Any) -> ProgramSettings:
+    program, _created = ProgramSettings.objects.get_or_create(id=1)
+    for name, value in fields.items():
+        setattr(program, name, value)
+    program.full_clean()
+    program.save()
+    program_settings_cache_clear()
+    return program

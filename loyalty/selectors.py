@@ -7,7 +7,7 @@ from django.db.models import Sum
 from members.models import Member
 
 from .cache import ProcessCache
-from .ledger import Kind
+from .ledger import Kind, MemberAccounts
 from .models import Account, EarningRule, EventBonus, Lot, Purchase
 from .rules import RuleSpec
 
@@ -21,6 +21,11 @@ def short_balance(member_id: int) -> dict[str, int]:
     """Available and pending points, as purchase and refund answers show them."""
     balances = account_balances(member_id)
     return {"available": balances[Kind.AVAILABLE], "pending": balances[Kind.PENDING]}
+
+
+def accounts_short_balance(accounts: MemberAccounts) -> dict[str, int]:
+    """The short balance of a member whose accounts the caller holds (locked, current)."""
+    return {"available": accounts.available.balance, "pending": accounts.pending.balance}
 
 
 def member_balance(member: Member) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from loyalty.exceptions import CardNotFound, Conflict, InvalidRequest, NotFound
 from loyalty.journeys.entering import journeys_enter
 from loyalty.ledger import member_accounts_open
 from loyalty.models import EventBonus, Journey
-from loyalty.services import one_time_bonus_award
+from loyalty.services.bonuses import one_time_bonus_award
 from partners.models import ApiKey, Outlet, Partner
 
 from .ean import ean13_from_serial, ean13_is_valid

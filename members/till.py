@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 from loyalty.exceptions import CardNotFound, Conflict, NotFound
 from loyalty.idempotency import OperationResult
 from loyalty.models import Purchase
-from loyalty.services import purchase_record, refund_record
+from loyalty.services.purchases import purchase_record
+from loyalty.services.refunds import refund_record
 from rewards.selectors import VoucherNotFound, voucher_by_code, voucher_code_like
 from rewards.services import voucher_use
 

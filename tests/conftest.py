@@ -10,9 +10,8 @@ from rest_framework.test import APIClient
 from loyalty.badges import badges_cache_clear
 from loyalty.journeys.entering import journeys_cache_clear
 from loyalty.ledger import ledger_breaches, system_account_cache_clear
-from loyalty.program import program_settings_cache_clear
+from loyalty.program import program_settings_cache_clear, program_settings_update
 from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear
-from loyalty.services import program_settings_update
 from loyalty.tiers import tier_snapshot_cache_clear
 from partners.models import Partner
 from partners.selectors import cobrand_multipliers_cache_clear

@@ -15,7 +15,7 @@ from loyalty.journeys.entering import journeys_enter
 from loyalty.ledger import member_accounts_lock
 from loyalty.models import EventBonus, Journey, LeaderboardEntry
 from loyalty.program import program_settings
-from loyalty.services import one_time_bonus_award
+from loyalty.services.bonuses import one_time_bonus_award
 from partners.selectors import operator_partner
 
 from ..ean import ean13_from_serial

@@ -5,8 +5,9 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from loyalty.adjustments import points_adjust
 from loyalty.models import Transfer
-from loyalty.services import points_adjust, purchase_record
+from loyalty.services.purchases import purchase_record
 from tests.factories import CardFactory
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +133,7 @@ def test_invalid_program_settings_are_explained_on_the_form(staff_client):
 
 
 def test_a_rule_saved_in_the_admin_applies_to_the_next_purchase(staff_client, operator):
-    from loyalty.services import purchase_record
+    from loyalty.services.purchases import purchase_record
     from members.models import Card
 
     form = {
@@ -166,8 +167,11 @@ def test_purchase_page_explains_the_points(staff_client):
 
 
 def test_only_administrators_change_which_adjustments_need_a_second_person(client, program):
-    from loyalty.program import program_settings, program_settings_cache_clear
-    from loyalty.services import program_settings_update
+    from loyalty.program import (
+        program_settings,
+        program_settings_cache_clear,
+        program_settings_update,
+    )
     from tests.config.test_roles import staff
 
     program_settings_update(adjustment_approval_threshold=100)

@@ -5,8 +5,10 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
+from loyalty.adjustments import points_adjust
 from loyalty.models import Tier, TierLadder
-from loyalty.services import points_adjust, program_settings_update, purchase_record
+from loyalty.program import program_settings_update
+from loyalty.services.purchases import purchase_record
 from members.models import CardImport, Cashier, Member
 from tests.factories import CardFactory, OutletFactory, PartnerFactory
 

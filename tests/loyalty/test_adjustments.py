@@ -8,7 +8,7 @@ from django.urls import reverse
 from loyalty.adjustments import adjustment_approve, adjustment_reject, adjustment_request
 from loyalty.exceptions import Conflict, InvalidRequest
 from loyalty.models import PointsAdjustment
-from loyalty.services import program_settings_update
+from loyalty.program import program_settings_update
 from tests.balances import available_points
 
 pytestmark = pytest.mark.django_db

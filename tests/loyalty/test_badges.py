@@ -23,7 +23,7 @@ def badge(rule, **fields):
 
 
 def buy(card, partner, amount="100", *, items=None, at=None):
-    from loyalty.services import purchase_record
+    from loyalty.services.purchases import purchase_record
 
     return purchase_record(
         partner=partner,

@@ -17,7 +17,8 @@ from django.utils import timezone
 from config.celery import app as celery_app
 from loyalty.ledger import Kind
 from loyalty.models import Account
-from loyalty.services import program_settings_update, purchase_record
+from loyalty.program import program_settings_update
+from loyalty.services.purchases import purchase_record
 from loyalty.tasks import release_due_pending_points
 from tests.factories import CardFactory, PartnerFactory
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from loyalty.models import CohortMonth
 from loyalty.reports import cohort_table, cohorts_refresh
-from loyalty.services import purchase_record
+from loyalty.services.purchases import purchase_record
 from members.models import Member
 from tests.factories import CardFactory
 

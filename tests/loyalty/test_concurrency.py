@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
+from loyalty.adjustments import points_adjust
 from loyalty.ledger import Kind, ledger_breaches
 from loyalty.models import (
     Account,
@@ -23,7 +24,7 @@ from loyalty.models import (
     TierLadder,
     Transfer,
 )
-from loyalty.services import points_adjust, program_settings_update
+from loyalty.program import program_settings_update
 from loyalty.tier_moves import tiers_recalculate_all
 from partners.services import api_key_create
 from tests.factories import CardFactory, PartnerFactory

@@ -8,10 +8,13 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.jobs import lots_expire_due
 from loyalty.models import DailyFigures
+from loyalty.program import program_settings_update
 from loyalty.reports import daily_figures_backfill, daily_figures_refresh, dashboard
-from loyalty.services import points_adjust, program_settings_update, purchase_record, refund_record
+from loyalty.services.purchases import purchase_record
+from loyalty.services.refunds import refund_record
 from rewards.models import Reward
 from rewards.services import reward_redeem
 from tests.factories import CardFactory

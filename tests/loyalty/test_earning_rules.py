@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from loyalty.models import EarningRule, RuleUsage, Tier, TierLadder
 from loyalty.selectors import earning_rules_cache_clear
-from loyalty.services import purchase_record
+from loyalty.services.purchases import purchase_record
 from members.models import Member, Segment
 
 pytestmark = pytest.mark.django_db

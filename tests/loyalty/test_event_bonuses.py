@@ -5,7 +5,7 @@ import pytest
 
 from loyalty.ledger import Kind
 from loyalty.models import Account, EventAward, EventBonus
-from loyalty.services import purchase_record
+from loyalty.services.purchases import purchase_record
 from members.models import Member
 
 pytestmark = pytest.mark.django_db

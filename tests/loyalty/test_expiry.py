@@ -4,10 +4,12 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.jobs import lots_expire_due, lots_expire_due_parallel
 from loyalty.ledger import Kind, ledger_breaches
 from loyalty.models import Account, Lot, Transfer
-from loyalty.services import points_adjust, program_settings_update, purchase_record
+from loyalty.program import program_settings_update
+from loyalty.services.purchases import purchase_record
 from tests.balances import available_points
 from tests.factories import CardFactory, MemberFactory, PartnerFactory
 from tests.threads import run_together

@@ -6,10 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.holds import holds_expire_due
 from loyalty.ledger import Code, ledger_breaches
 from loyalty.models import Hold, Lot, Transfer
-from loyalty.services import points_adjust
 from tests.balances import available_points
 from tests.conftest import api_client_for
 from tests.factories import PartnerFactory

@@ -12,7 +12,8 @@ from loyalty import tasks
 from loyalty.jobs import idempotency_keys_purge, lots_expire_due, pending_release_due
 from loyalty.ledger import Kind, ledger_breaches
 from loyalty.models import Account, IdempotencyRecord, Lot, Transfer
-from loyalty.services import program_settings_update, purchase_record
+from loyalty.program import program_settings_update
+from loyalty.services.purchases import purchase_record
 from tests.factories import CardFactory, PartnerFactory
 from tests.threads import run_together
 

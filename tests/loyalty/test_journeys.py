@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.journeys.entering import is_control, journeys_enter_scheduled
 from loyalty.journeys.steps import journeys_run
 from loyalty.models import (
@@ -19,7 +20,7 @@ from loyalty.models import (
     JourneyStep,
     MemberBadge,
 )
-from loyalty.services import points_adjust, purchase_record
+from loyalty.services.purchases import purchase_record
 from members.ean import ean13_from_serial
 from members.models import Card, Member
 from members.services import card_issue

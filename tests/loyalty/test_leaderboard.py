@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from loyalty.leaderboard import leaderboard_board, leaderboard_join, leaderboard_refresh
 from loyalty.models import LeaderboardEntry, MemberActivity
-from loyalty.services import purchase_record, refund_record
+from loyalty.services.purchases import purchase_record
+from loyalty.services.refunds import refund_record
 from members.models import Member
 from tests.factories import CardFactory
 

@@ -5,6 +5,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.exceptions import InsufficientPoints
 from loyalty.ledger import (
     Code,
@@ -15,7 +16,6 @@ from loyalty.ledger import (
     transfer_post,
 )
 from loyalty.models import Account, Lot, Transfer
-from loyalty.services import points_adjust
 from tests.conftest import ledger_check_passes
 from tests.factories import MemberFactory
 

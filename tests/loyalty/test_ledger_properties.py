@@ -11,11 +11,14 @@ from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from loyalty.adjustments import points_adjust
 from loyalty.exceptions import InsufficientPoints, InvalidRequest
 from loyalty.jobs import lots_expire_due, pending_release_due
 from loyalty.ledger import ledger_breaches, system_account_cache_clear
 from loyalty.models import Account, Purchase
-from loyalty.services import points_adjust, program_settings_update, purchase_record, refund_record
+from loyalty.program import program_settings_update
+from loyalty.services.purchases import purchase_record
+from loyalty.services.refunds import refund_record
 from tests.factories import CardFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db

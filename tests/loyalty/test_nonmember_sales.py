@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from loyalty.models import NonMemberSales
 from loyalty.reports import daily_figures_refresh, dashboard
-from loyalty.services import purchase_record
+from loyalty.services.purchases import purchase_record
 from tests.conftest import api_client_for
 from tests.factories import CardFactory, OutletFactory, PartnerFactory
 

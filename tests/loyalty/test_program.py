@@ -5,8 +5,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from loyalty.program import points_expire_at
-from loyalty.services import base_points, program_settings_update
+from loyalty.program import points_expire_at, program_settings_update
+from loyalty.services.purchases import base_points
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.models import MemberActivity, Purchase, Transfer
-from loyalty.services import points_adjust, program_settings_update
+from loyalty.program import program_settings_update
 from tests.conftest import api_client_for
 from tests.factories import CardFactory, PartnerFactory
 
@@ -235,7 +236,7 @@ def test_the_largest_receipts_add_up_without_overflowing_the_days_spend(pos, car
 
 def test_the_till_refuses_absurd_points_with_a_message(pos, card, program):
     from loyalty.exceptions import InvalidRequest
-    from loyalty.services import purchase_record
+    from loyalty.services.purchases import purchase_record
 
     with pytest.raises(InvalidRequest, match="more points than anyone holds"):
         purchase_record(

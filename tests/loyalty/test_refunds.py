@@ -5,10 +5,12 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.exceptions import InvalidRequest
 from loyalty.jobs import pending_release_due
 from loyalty.models import Account, Refund
-from loyalty.services import points_adjust, purchase_record, refund_record
+from loyalty.services.purchases import purchase_record
+from loyalty.services.refunds import refund_record
 from tests.conftest import api_client_for
 from tests.factories import PartnerFactory
 

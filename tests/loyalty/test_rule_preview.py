@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from loyalty.models import EarningRule, Purchase, Transfer
 from loyalty.preview import rule_preview
-from loyalty.services import program_settings_update, purchase_record
+from loyalty.program import program_settings_update
+from loyalty.services.purchases import purchase_record
 from tests.factories import CardFactory
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,8 @@ from django.core.management import call_command
 
 from loyalty.exceptions import InvalidRequest
 from loyalty.models import MemberTier, Tier, TierChange, TierLadder
-from loyalty.services import purchase_record, refund_record
+from loyalty.services.purchases import purchase_record
+from loyalty.services.refunds import refund_record
 from loyalty.tier_moves import tiers_recalculate_all
 from loyalty.tiers import (
     Held,

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from loyalty.models import PointsAdjustment
-from loyalty.services import program_settings_update
+from loyalty.program import program_settings_update
 from members.models import Card
 from tests.balances import available_points
 from tests.factories import CardFactory

@@ -10,9 +10,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.ledger import ledger_breaches
 from loyalty.models import EventAward, EventBonus, Tier, TierLadder
-from loyalty.services import points_adjust, purchase_record
+from loyalty.services.purchases import purchase_record
 from members.models import CabinetPhone, Card, CardLinkCode, Member
 from rewards.models import Reward, Voucher
 from rewards.services import reward_redeem

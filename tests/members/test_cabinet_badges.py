@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from loyalty.models import Badge, Tier, TierLadder
-from loyalty.services import purchase_record
+from loyalty.services.purchases import purchase_record
 from members.templatetags.locale_format import money
 from tests.factories import CardFactory
 from tests.members.test_cabinet import _sms_outbox, customer, linked  # noqa: F401 (fixtures)

@@ -7,7 +7,9 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
-from loyalty.services import points_adjust, program_settings_update, purchase_record
+from loyalty.adjustments import points_adjust
+from loyalty.program import program_settings_update
+from loyalty.services.purchases import purchase_record
 from rewards.models import Reward, Voucher
 from tests import sms
 from tests.factories import CardFactory, OutletFactory, PartnerFactory

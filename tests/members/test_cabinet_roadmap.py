@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.models import Badge, MemberBadge, RoadmapStep, Tier, TierLadder
-from loyalty.services import points_adjust, purchase_record
+from loyalty.services.purchases import purchase_record
 from members.cabinet.roadmap import member_roadmap
 from rewards.models import Reward
 from rewards.services import reward_redeem

@@ -16,7 +16,8 @@ from django.core import mail
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from loyalty.services import points_adjust, purchase_record
+from loyalty.adjustments import points_adjust
+from loyalty.services.purchases import purchase_record
 from members.models import Member
 from rewards.models import Reward
 from rewards.services import reward_redeem

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
 
-from loyalty.services import points_adjust
+from loyalty.adjustments import points_adjust
 from members.ean import ean13_from_serial
 from members.models import Card, CardClaim, Cashier
 from members.services import CLAIMS_PER_TILL_HOUR

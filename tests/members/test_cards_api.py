@@ -1,7 +1,7 @@
 import pytest
 
+from loyalty.adjustments import points_adjust
 from loyalty.models import Account
-from loyalty.services import points_adjust
 from members.models import Card, Member
 from tests.factories import CardFactory, MemberFactory
 from tests.sms import texted_code

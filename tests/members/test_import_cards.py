@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from loyalty.ledger import Kind, ledger_breaches, system_account
 from loyalty.models import Account, Lot, ProgramSettings, Transfer
-from loyalty.program import points_expire_at, program_settings
-from loyalty.services import program_settings_update
+from loyalty.program import points_expire_at, program_settings, program_settings_update
 from members.ean import ean13_from_serial
 from members.imports.reader import UnreadableFile
 from members.imports.runner import ImportRefused, cards_import

@@ -6,7 +6,8 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from loyalty.services import points_adjust, purchase_record
+from loyalty.adjustments import points_adjust
+from loyalty.services.purchases import purchase_record
 from members.models import Member
 from rewards.models import Reward, Voucher
 from rewards.services import reward_redeem

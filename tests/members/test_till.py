@@ -161,7 +161,7 @@ def test_cashier_kpis_count_cards_and_members_who_came_back(client, cashier, ope
 
     from django.utils import timezone
 
-    from loyalty.services import purchase_record
+    from loyalty.services.purchases import purchase_record
 
     now = timezone.now()
     for serial, visits_after in enumerate([[], [10], [45], [5, 80]]):
@@ -260,7 +260,7 @@ def test_cashier_kpis_group_by_cashier_and_outlet(operator, instant_program):
 
     from django.utils import timezone
 
-    from loyalty.services import purchase_record
+    from loyalty.services.purchases import purchase_record
     from members.selectors import cashier_kpis
     from members.services import card_issue
 

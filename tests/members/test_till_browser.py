@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
-from loyalty.services import program_settings_update
+from loyalty.program import program_settings_update
 from members.ean import ean13_from_serial
 from members.models import Cashier, Member, TillAction
 from rewards.services import personal_offer_issue

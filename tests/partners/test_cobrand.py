@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from loyalty.ledger import ledger_breaches
 from loyalty.models import Purchase
-from loyalty.services import purchase_record, refund_record
+from loyalty.services.purchases import purchase_record
+from loyalty.services.refunds import refund_record
 from partners.selectors import cobrand_multipliers
 from partners.settlement import partner_period_figures
 from tests.factories import CardFactory, PartnerFactory

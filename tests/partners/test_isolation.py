@@ -6,8 +6,8 @@ from datetime import date
 import pytest
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.models import Hold, Purchase, Refund
-from loyalty.services import points_adjust
 from partners.models import Statement
 from tests.conftest import api_client_for
 from tests.factories import PartnerFactory

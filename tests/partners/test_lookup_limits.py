@@ -84,7 +84,7 @@ def test_writes_on_unknown_cards_spend_the_lookup_budget_and_stop_when_it_is_spe
 
 
 def test_a_refused_hold_does_not_tell_the_balance(pos, card, program):
-    from loyalty.services import points_adjust
+    from loyalty.adjustments import points_adjust
 
     points_adjust(member=card.member, points=37, reason="balance")
     response = pos.post(

@@ -10,9 +10,12 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from loyalty.adjustments import points_adjust
 from loyalty.ledger import Kind
 from loyalty.models import Account
-from loyalty.services import points_adjust, program_settings_update, purchase_record, refund_record
+from loyalty.program import program_settings_update
+from loyalty.services.purchases import purchase_record
+from loyalty.services.refunds import refund_record
 from partners.models import PartnerRate
 from partners.settlement import partner_period_figures
 from tests.factories import CardFactory, PartnerFactory

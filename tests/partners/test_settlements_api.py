@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from loyalty.services import points_adjust, purchase_record
+from loyalty.adjustments import points_adjust
+from loyalty.services.purchases import purchase_record
 from partners.models import PartnerRate
 from partners.statements import statements_close_due
 from tests.conftest import api_client_for

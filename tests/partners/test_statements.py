@@ -9,9 +9,12 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from loyalty.adjustments import points_adjust
 from loyalty.ledger import Kind, system_account
 from loyalty.models import Transfer
-from loyalty.services import points_adjust, program_settings_update, purchase_record, refund_record
+from loyalty.program import program_settings_update
+from loyalty.services.purchases import purchase_record
+from loyalty.services.refunds import refund_record
 from partners.models import PartnerRate, Statement
 from partners.settlement import partner_period_figures
 from partners.statements import (

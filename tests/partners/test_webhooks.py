@@ -17,9 +17,10 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.holds import hold_create, holds_expire_due
 from loyalty.models import Tier, TierLadder
-from loyalty.services import points_adjust, purchase_record
+from loyalty.services.purchases import purchase_record
 from partners.models import WebhookDelivery, WebhookEndpoint
 from partners.webhooks import (
     RETRY_DELAYS,

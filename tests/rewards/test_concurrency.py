@@ -5,9 +5,10 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
+from loyalty.adjustments import points_adjust
 from loyalty.exceptions import Conflict
 from loyalty.ledger import ledger_breaches
-from loyalty.services import points_adjust, program_settings_update
+from loyalty.program import program_settings_update
 from partners.services import api_key_create
 from rewards.models import Reward, Voucher
 from rewards.services import personal_offer_issue, reward_redeem

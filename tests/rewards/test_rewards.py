@@ -7,10 +7,11 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.exceptions import Conflict, InsufficientPoints
 from loyalty.ledger import Code, ledger_breaches
 from loyalty.models import Lot, MemberTier, Tier, TierLadder, Transfer
-from loyalty.services import points_adjust, program_settings_update
+from loyalty.program import program_settings_update
 from rewards.models import Reward, Voucher
 from rewards.selectors import VOUCHER_ALPHABET, VOUCHER_CODE_LENGTH
 from rewards.services import personal_offer_issue, reward_redeem

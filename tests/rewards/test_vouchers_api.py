@@ -7,9 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from loyalty.adjustments import points_adjust
 from loyalty.ledger import Code, ledger_breaches
 from loyalty.models import Transfer
-from loyalty.services import points_adjust, program_settings_update
+from loyalty.program import program_settings_update
 from rewards.models import Reward, Voucher
 from rewards.services import personal_offer_issue, reward_redeem, vouchers_expire_due
 from tests.balances import available_points

@@ -35,9 +35,11 @@ from loyalty.models import (
     Tier,
     TierLadder,
 )
+from loyalty.program import program_settings_update
 from loyalty.reports import cohorts_refresh, daily_figures_backfill
 from loyalty.selectors import earning_rules_cache_clear, event_bonuses_cache_clear
-from loyalty.services import program_settings_update, purchase_record, refund_record
+from loyalty.services.purchases import purchase_record
+from loyalty.services.refunds import refund_record
 from loyalty.tier_moves import tiers_recalculate_all
 from loyalty.tiers import tier_snapshot_cache_clear
 from members.ean import ean13_from_serial

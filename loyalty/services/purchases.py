@@ -1,11 +1,12 @@
-"""Writes of the loyalty program. Each public function is one transaction."""
+"""Recording a purchase: points redeemed against the receipt, points earned on the money
+paid (base rate, tier and co-brand multipliers, earning rules within their caps), the
+first purchase's bonuses, badges and journeys, tiers recalculated."""
 
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -14,63 +15,54 @@ from partners.models import Outlet, Partner
 from partners.selectors import cobrand_multipliers
 from partners.webhooks import webhook_event_record
 
-from .badges import (
-    EVENT_BADGE_RULES,
+from ..badges import (
     badges_summary,
-    event_badges_award,
     event_badges_exist,
     purchase_badges_award,
     referral_badges_award,
 )
-from .caps import member_caps_left, member_caps_use
-from .exceptions import (
+from ..caps import member_caps_left, member_caps_use
+from ..exceptions import (
     CardNotFound,
-    Conflict,
     InsufficientPoints,
     InvalidRequest,
-    NotFound,
     ReceiptConflict,
 )
-from .idempotency import OperationResult, idempotency_claim, request_fingerprint
-from .journeys.entering import journeys_enter, journeys_listen
-from .ledger import (
+from ..idempotency import OperationResult, idempotency_claim, request_fingerprint
+from ..journeys.entering import journeys_enter, journeys_listen
+from ..ledger import (
     Code,
     Kind,
     MemberAccounts,
     available_credit,
     card_accounts_lock,
-    member_accounts_lock,
     system_account,
     transfer_post,
 )
-from .models import (
-    Account,
+from ..models import (
     Badge,
-    EventAward,
     EventBonus,
     Journey,
-    Lot,
     ProgramSettings,
     Purchase,
-    Refund,
 )
-from .program import (
+from ..program import (
     MAX_POINTS,
     MAX_RECEIPT_AMOUNT,
     points_expire_at,
     points_release_at,
     program_settings,
-    program_settings_cache_clear,
 )
-from .rules import Item, MemberFacts, PurchaseFacts, RuleSpec, rules_evaluate
-from .selectors import (
+from ..rules import Item, MemberFacts, PurchaseFacts, RuleSpec, rules_evaluate
+from ..selectors import (
+    accounts_short_balance,
     earning_rules_snapshot,
     event_bonuses_snapshot,
     purchase_summary,
     short_balance,
 )
-from .tier_moves import tier_moves_announce
-from .tiers import (
+from ..tier_moves import tier_moves_announce
+from ..tiers import (
     Benefits,
     activity_add,
     benefits_of_rows,
@@ -79,18 +71,9 @@ from .tiers import (
     member_tiers_recalculate,
     tier_snapshot,
 )
+from .bonuses import event_award, referrer_bonus_award
 
 CENT = Decimal("0.01")
-
-
-def program_settings_update(**fields: Any) -> ProgramSettings:
-    program, _created = ProgramSettings.objects.get_or_create(id=1)
-    for name, value in fields.items():
-        setattr(program, name, value)
-    program.full_clean()
-    program.save()
-    program_settings_cache_clear()
-    return program
 
 
 _ROUNDING = {
@@ -130,10 +113,6 @@ def _base_rule_description(program: ProgramSettings) -> str:
     if program.earn_mode == ProgramSettings.EarnMode.CASHBACK:
         return f"{program.cashback_percent}% cashback"
     return f"{program.earn_points} per {program.earn_amount} {program.currency} paid"
-
-
-def _balance_body(accounts: MemberAccounts) -> dict[str, int]:
-    return {"available": accounts.available.balance, "pending": accounts.pending.balance}
 
 
 def _redeem_check(
@@ -217,7 +196,9 @@ def purchase_record(
             # receipt held it until its purchase was committed and visible.
             existing = _purchase_by_receipt(partner, receipt_id)
             if existing is not None:
-                result = _purchase_repeat(existing, outlet, fingerprint, _balance_body(accounts))
+                result = _purchase_repeat(
+                    existing, outlet, fingerprint, accounts_short_balance(accounts)
+                )
             else:
                 result = _purchase_create(
                     partner=partner,
@@ -341,7 +322,7 @@ def _purchase_create(
             purchase=purchase,
             now=now,
         )
-    for funder, points in _earned_shares(purchase):
+    for funder, points in purchase_earned_shares(purchase):
         if points:
             _points_earn(program, accounts, funder, purchase, points, now)
     if card.status == Card.Status.ISSUED:
@@ -358,7 +339,7 @@ def _purchase_create(
     if moves:
         tier_moves_announce(moves)
         benefits = member_benefits(member_id)
-    body = purchase_summary(purchase, _balance_body(accounts), benefits.as_dict(tiers))
+    body = purchase_summary(purchase, accounts_short_balance(accounts), benefits.as_dict(tiers))
     if bonuses:
         body["bonuses"] = bonuses
     if badges:
@@ -429,7 +410,7 @@ def _cobrand_funding(
     return {"cobrand_partner_id": card.partner_id, "cobrand_points": cobrand_bonus["points"]}
 
 
-def _earned_shares(purchase: Purchase) -> list[tuple[Partner, int]]:
+def purchase_earned_shares(purchase: Purchase) -> list[tuple[Partner, int]]:
     """Who pays for the purchase's earned points, and how many each: the partner where
     the member bought, and the partner of a co-branded card for its extra points."""
     shares = [(purchase.partner, purchase.points_earned - purchase.cobrand_points)]
@@ -482,7 +463,7 @@ def _first_purchase_bonuses(
     referral = bonuses.get(EventBonus.Event.REFERRAL)
     awarded = []
     if first is not None:
-        points = _event_award(accounts, purchase.partner, first.event, "", first.points, now)
+        points = event_award(accounts, purchase.partner, first.event, "", first.points, now)
         awarded.append({"event": first.event, "points": points})
     referrer_id = Member.objects.values_list("referred_by_id", flat=True).get(pk=purchase.member_id)
     if referrer_id is not None and event_badges_exist(Badge.Rule.FIRST_REFERRAL):
@@ -490,7 +471,7 @@ def _first_purchase_bonuses(
             lambda: referral_badges_award(referrer_id=referrer_id, referee_id=purchase.member_id)
         )
     if referral is not None and referrer_id is not None:
-        points = _event_award(
+        points = event_award(
             accounts, purchase.partner, referral.event, "referee", referral.points, now
         )
         awarded.append({"event": referral.event, "points": points})
@@ -502,109 +483,6 @@ def _first_purchase_bonuses(
             )
         )
     return [award for award in awarded if award["points"]]
-
-
-def _event_award(
-    accounts: MemberAccounts, partner: Partner, event: str, period: str, points: int, now: datetime
-) -> int:
-    """Give an event bonus once per member, event and period. Returns the points given
-    (0 if it was already given)."""
-    assert accounts.available.member_id is not None
-    try:
-        with transaction.atomic():  # a savepoint: a repeat leaves the caller's work intact
-            EventAward.objects.create(
-                member_id=accounts.available.member_id,
-                event=event,
-                period=period,
-                points=points,
-                created_at=now,
-            )
-    except IntegrityError:
-        return 0
-    if points:
-        available_credit(
-            accounts=accounts,
-            source=system_account(Kind.ISSUED, partner),
-            amount=points,
-            code=Code.BONUS,
-            expires_at=points_expire_at(program_settings(), now),
-            reference=f"event:{event}",
-            now=now,
-        )
-    return points
-
-
-@transaction.atomic
-def referrer_bonus_award(*, referrer_id: int, referee_id: int, partner: Partner) -> int:
-    """The inviting member's side of a referral, once per friend who joined."""
-    bonus = event_bonuses_snapshot().get(EventBonus.Event.REFERRAL)
-    if bonus is None or not bonus.referrer_points:
-        return 0
-    accounts = member_accounts_lock(referrer_id)
-    period = f"referred:{referee_id}"
-    return _event_award(
-        accounts, partner, bonus.event, period, bonus.referrer_points, timezone.now()
-    )
-
-
-@transaction.atomic
-def one_time_bonus_award(
-    *, member_id: int, event: str, partner: Partner, now: datetime | None = None
-) -> int:
-    """A bonus given once in a member's life (sign-up, completed profile); 0 if given."""
-    bonus = event_bonuses_snapshot().get(event)
-    if bonus is None:
-        return 0
-    accounts = member_accounts_lock(member_id)
-    return _event_award(accounts, partner, bonus.event, "", bonus.points, now or timezone.now())
-
-
-def event_record(
-    *,
-    partner: Partner,
-    card_number: str,
-    event: str,
-    idempotency_key: str | None = None,
-    now: datetime | None = None,
-) -> OperationResult:
-    """An event reported by a POS or partner (profile completed, feedback, birthday).
-
-    Profile completion is rewarded once, a birthday once a year, and each
-    feedback (one per idempotency key) once.
-    """
-    if event not in EventBonus.REPORTABLE:
-        raise InvalidRequest(_("This event cannot be reported."), field="event")
-    now = now or timezone.now()
-    fingerprint = request_fingerprint("event", card=card_number, event=event)
-    with transaction.atomic():
-        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
-        if claim.replay is not None:
-            return claim.replay
-        bonus = event_bonuses_snapshot().get(event)
-        badge_rule = EVENT_BADGE_RULES.get(event)
-        if bonus is None and not (badge_rule and event_badges_exist(badge_rule)):
-            raise Conflict(_("No bonus is configured for this event."))
-        _card, accounts = card_accounts_lock(card_number)
-        period = {
-            EventBonus.Event.PROFILE_COMPLETED: "",
-            EventBonus.Event.BIRTHDAY: str(timezone.localtime(now).year),
-            EventBonus.Event.FEEDBACK: f"key:{idempotency_key or now.isoformat()}",
-        }[EventBonus.Event(event)]
-        bonus_points = bonus.points if bonus is not None else 0
-        points = _event_award(accounts, partner, event, period, bonus_points, now)
-        if not points and bonus_points:
-            raise Conflict(_("This event was already rewarded for this member."))
-        badges = (
-            event_badges_award(accounts, badge_rule, reference=f"event:{event}", now=now)
-            if badge_rule
-            else []
-        )
-        body = {"event": event, "points_awarded": points, "balance": _balance_body(accounts)}
-        if badges:
-            body["badges"] = badges_summary(badges)
-        result = OperationResult(201, body)
-        claim.store(result)
-        return result
 
 
 def _points_earn(
@@ -638,224 +516,3 @@ def _points_earn(
         lot_expires_at=expires_at,
         now=now,
     )
-
-
-def _proportional_share(points: int, refunded: Decimal, total: Decimal) -> int:
-    """Points attributable to `refunded` of `total`, rounded down (full refund = all)."""
-    if refunded >= total:
-        return points
-    return int((Decimal(points) * refunded / total).to_integral_value(rounding=ROUND_FLOOR))
-
-
-def refund_record(
-    *,
-    partner: Partner,
-    purchase_id: int,
-    amount: Decimal,
-    outlet: Outlet | None = None,
-    idempotency_key: str | None = None,
-    now: datetime | None = None,
-) -> OperationResult:
-    """Refund part or all of a purchase.
-
-    Redeemed points are returned in proportion; earned points are reversed in
-    proportion, from the purchase's pending points first, then from available
-    points, and whatever the member already spent is booked as debt that
-    future credits repay.
-    """
-    fingerprint = request_fingerprint("refund", purchase=purchase_id, amount=amount)
-    with transaction.atomic():
-        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
-        if claim.replay is not None:
-            return claim.replay
-        # Lock order everywhere: the purchase row, then the member's accounts.
-        purchases = Purchase.objects.select_for_update(of=("self",)).select_related("partner")
-        purchases = purchases.filter(pk=purchase_id, partner=partner)
-        if outlet is not None:
-            purchases = purchases.filter(outlet=outlet)  # a key of one outlet: its receipts
-        purchase = purchases.first()
-        if purchase is None:
-            raise NotFound(_("Purchase not found."))
-        refundable = purchase.amount - purchase.refunded_amount
-        if amount <= 0:
-            raise InvalidRequest(_("Refund amount must be positive."), field="amount")
-        if amount > refundable:
-            raise InvalidRequest(
-                _("At most %(amount)s can still be refunded on this receipt.")
-                % {"amount": refundable},
-                field="amount",
-            )
-        result = _refund_apply(purchase, amount, now or timezone.now())
-        claim.store(result)
-        return result
-
-
-def _refund_apply(purchase: Purchase, amount: Decimal, now: datetime) -> OperationResult:
-    accounts = member_accounts_lock(purchase.member_id)
-    refunded_total = purchase.refunded_amount + amount
-    # Each funder's share is reversed in proportion on its own, so that over all
-    # refunds of a receipt every partner gets back exactly what it paid for.
-    reversals = [
-        (
-            funder,
-            _proportional_share(points, refunded_total, purchase.amount)
-            - _proportional_share(points, purchase.refunded_amount, purchase.amount),
-        )
-        for funder, points in _earned_shares(purchase)
-    ]
-    reverse = sum(points for _funder, points in reversals)
-    give_back = (
-        _proportional_share(purchase.points_redeemed, refunded_total, purchase.amount)
-        - purchase.points_returned
-    )
-    refund = Refund.objects.create(
-        purchase=purchase,
-        amount=amount,
-        points_reversed=reverse,
-        points_returned=give_back,
-        created_at=now,
-    )
-    if give_back:
-        available_credit(
-            accounts=accounts,
-            source=system_account(Kind.REDEEMED, purchase.partner),
-            amount=give_back,
-            code=Code.REFUND_RETURN,
-            expires_at=points_expire_at(program_settings(), now),
-            purchase=purchase,
-            refund=refund,
-            now=now,
-        )
-    debt = sum(
-        _earned_points_reverse(accounts, purchase, refund, funder, points, now)
-        for funder, points in reversals
-        if points
-    )
-    if debt:
-        Refund.objects.filter(pk=refund.pk).update(debt_booked=debt)
-        refund.debt_booked = debt
-    _refund_activity_subtract(purchase, amount, refunded_total, reverse, now)
-    Purchase.objects.filter(pk=purchase.pk).update(
-        refunded_amount=refunded_total,
-        points_reversed=F("points_reversed") + reverse,
-        points_returned=F("points_returned") + give_back,
-    )
-    body = {
-        "id": refund.pk,
-        "purchase": purchase.pk,
-        "amount": str(amount),
-        "points_reversed": reverse,
-        "points_returned": give_back,
-        "debt_booked": debt,
-        "balance": _balance_body(accounts),
-        "created_at": now.isoformat(),
-    }
-    return OperationResult(201, body)
-
-
-def _refund_activity_subtract(
-    purchase: Purchase,
-    amount: Decimal,
-    refunded_total: Decimal,
-    reversed_points: int,
-    now: datetime,
-) -> None:
-    """Take a refund off the counters tiers qualify on and the leaderboard ranks by, and
-    recalculate the member's tiers.
-
-    The spend and points come off the purchase's own day; a receipt refunded in
-    full no longer counts as a purchase.
-    """
-    activity_add(
-        member_id=purchase.member_id,
-        day=timezone.localtime(purchase.created_at).date(),
-        spend=-amount,
-        purchases=-1 if refunded_total >= purchase.amount else 0,
-        points=-reversed_points,
-    )
-    if tier_snapshot().tiers:
-        rows = member_tiers_lock(purchase.member_id)
-        tier_moves_announce(member_tiers_recalculate(purchase.member_id, rows, now))
-
-
-def _earned_points_reverse(
-    accounts: MemberAccounts,
-    purchase: Purchase,
-    refund: Refund,
-    funder: Partner,
-    points: int,
-    now: datetime,
-) -> int:
-    """Take back `points` of those `funder` paid for on `purchase`; return the part
-    booked as debt."""
-    issued = system_account(Kind.ISSUED, funder)
-    left = points
-    pending_lot = Lot.objects.filter(
-        account=accounts.pending,
-        transfer__purchase=purchase,
-        transfer__code=Code.PURCHASE_EARN,
-        transfer__debit_account=issued,
-        remaining__gt=0,
-    ).first()
-    # From the purchase's own pending points, then available points, then debt.
-    sources: list[tuple[Account, int, Lot | None]] = []
-    if pending_lot is not None:
-        sources.append((accounts.pending, pending_lot.remaining, pending_lot))
-    sources.append((accounts.available, accounts.available.balance, None))
-    for account, covers, lot in sources:
-        take = min(covers, left)
-        if take:
-            transfer_post(
-                debit=account,
-                credit=issued,
-                amount=take,
-                code=Code.REFUND_REVERSAL,
-                from_lot=lot,
-                purchase=purchase,
-                refund=refund,
-                now=now,
-            )
-            left -= take
-    if left:
-        transfer_post(
-            debit=accounts.debt,
-            credit=issued,
-            amount=left,
-            code=Code.DEBT,
-            purchase=purchase,
-            refund=refund,
-            now=now,
-        )
-    return left
-
-
-@transaction.atomic
-def points_adjust(*, member: Member, points: int, reason: str, now: datetime | None = None) -> int:
-    """Staff correction: credit (points > 0) or debit (points < 0) available points.
-
-    Returns the change to the available balance (a credit first repays debt).
-    """
-    if points == 0 or not reason.strip():
-        raise InvalidRequest(_("An adjustment needs non-zero points and a reason."))
-    now = now or timezone.now()
-    accounts = member_accounts_lock(member.pk)
-    adjustments = system_account(Kind.ADJUSTMENTS)
-    if points > 0:
-        return available_credit(
-            accounts=accounts,
-            source=adjustments,
-            amount=points,
-            code=Code.ADJUSTMENT,
-            expires_at=points_expire_at(program_settings(), now),
-            reference=reason,
-            now=now,
-        )
-    transfer_post(
-        debit=accounts.available,
-        credit=adjustments,
-        amount=-points,
-        code=Code.ADJUSTMENT,
-        reference=reason,
-        now=now,
-    )
-    return points
