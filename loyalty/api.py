@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -10,112 +11,41 @@ from rest_framework.views import APIView
 from members.selectors import member_by_card
 from partners.authentication import ApiKeyCardThrottle, ApiKeyLookupThrottle, request_api_key
 
+from .answers import (
+    BalanceSerializer,
+    ClubMembershipOutputSerializer,
+    EventOutputSerializer,
+    HoldSerializer,
+    PurchaseOutputSerializer,
+    RefundOutputSerializer,
+    club_membership_answer,
+    event_answer,
+    hold_answer,
+    purchase_answer,
+    purchase_body,
+    refund_answer,
+)
 from .api_base import (
     ERROR_RESPONSES,
     IDEMPOTENCY_KEY,
     LOOKUP_RESPONSES,
     MoneyField,
+    answer_response,
     card_number_field,
     idempotency_key_header,
-    result_response,
     validated_input,
 )
 from .club import club_join_by_card
 from .exceptions import NotFound
-from .holds import hold_capture, hold_create, hold_summary, hold_void
-from .models import ClubPlan, EventBonus, Hold, Purchase
+from .holds import hold_capture, hold_create, hold_void
+from .idempotency import idempotent_answer
+from .models import ClubPlan, EventBonus, Purchase
 from .program import MAX_POINTS, MAX_RECEIPT_AMOUNT
 from .reports import non_member_sales_record
-from .selectors import member_balance, purchase_summary, short_balance
+from .selectors import member_balance
 from .services.bonuses import event_record
 from .services.purchases import purchase_record
 from .services.refunds import refund_record
-from .tiers import member_benefits, tier_snapshot
-
-
-class BalanceSerializer(serializers.Serializer):
-    class ExpiringPointsSerializer(serializers.Serializer):
-        points = serializers.IntegerField()
-        expires_at = serializers.DateTimeField()
-
-    available = serializers.IntegerField()
-    pending = serializers.IntegerField()
-    debt = serializers.IntegerField(help_text="Points owed after refunds; repaid from new points.")
-    expiring = ExpiringPointsSerializer(many=True)
-
-
-class ShortBalanceSerializer(serializers.Serializer):
-    available = serializers.IntegerField()
-    pending = serializers.IntegerField()
-
-
-class StatusSerializer(serializers.Serializer):
-    """The member's tiers and what they give, for the till to apply."""
-
-    class HeldTierSerializer(serializers.Serializer):
-        ladder = serializers.CharField()
-        tier = serializers.CharField()
-        rank = serializers.IntegerField()
-
-    tiers = HeldTierSerializer(many=True)
-    discount_percent = serializers.DecimalField(
-        max_digits=5,
-        decimal_places=2,
-        coerce_to_string=True,
-        help_text="The discount to give on the member's receipts (the best of their tiers).",
-    )
-    earn_multiplier = serializers.DecimalField(max_digits=5, decimal_places=2)
-    free_delivery = serializers.BooleanField()
-    personal_manager = serializers.BooleanField()
-
-
-def member_status(member_id: int) -> dict[str, Any]:
-    return member_benefits(member_id).as_dict(tier_snapshot())
-
-
-class AppliedRuleSerializer(serializers.Serializer):
-    rule = serializers.CharField()
-    description = serializers.CharField()
-    points = serializers.IntegerField()
-
-
-class BonusSerializer(serializers.Serializer):
-    event = serializers.CharField()
-    points = serializers.IntegerField()
-
-
-class EarnedBadgeSerializer(serializers.Serializer):
-    badge = serializers.IntegerField()
-    name = serializers.CharField(help_text="In the request's language.")
-    points = serializers.IntegerField(help_text="Points given with the badge.")
-
-
-class PurchaseOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    receipt_id = serializers.CharField()
-    card = serializers.CharField()
-    amount = MoneyField()
-    points_earned = serializers.IntegerField()
-    points_redeemed = serializers.IntegerField()
-    applied_rules = AppliedRuleSerializer(many=True)
-    balance = ShortBalanceSerializer()
-    status = StatusSerializer(help_text="The member's tiers and discount after this purchase.")
-    bonuses = BonusSerializer(many=True, required=False)
-    badges = EarnedBadgeSerializer(
-        many=True, required=False, help_text="Badges the member just earned."
-    )
-    created_at = serializers.DateTimeField()
-
-
-class RefundOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    purchase = serializers.IntegerField()
-    amount = MoneyField()
-    points_reversed = serializers.IntegerField()
-    points_returned = serializers.IntegerField()
-    debt_booked = serializers.IntegerField()
-    balance = ShortBalanceSerializer()
-    created_at = serializers.DateTimeField()
 
 
 class CardBalanceApi(APIView):
@@ -211,20 +141,33 @@ class PurchaseCreateApi(APIView):
     def post(self, request: Request) -> Response:
         key = idempotency_key_header(request)
         data = validated_input(self.PurchaseInputSerializer, request.data)
-        items = [
-            {name: str(value) for name, value in item.items()} for item in data.get("items", [])
-        ]
-        result = purchase_record(
-            partner=request_api_key(request).partner,
-            outlet=request_api_key(request).outlet,
-            card_number=data["card"].strip(),
-            receipt_id=data["receipt_id"],
-            amount=data["amount"],
-            items=items,
-            redeem_points=data["redeem_points"],
-            idempotency_key=key,
+        api_key = request_api_key(request)
+        receipt = {
+            "card": data["card"].strip(),
+            "receipt_id": data["receipt_id"],
+            "amount": data["amount"],
+            "items": [
+                {name: str(value) for name, value in item.items()} for item in data.get("items", [])
+            ],
+            "redeem_points": data["redeem_points"],
+        }
+        answer = idempotent_answer(
+            partner=api_key.partner,
+            key=key,
+            operation="purchase",
+            request=receipt,
+            run=lambda: purchase_record(
+                partner=api_key.partner,
+                outlet=api_key.outlet,
+                card_number=receipt["card"],
+                receipt_id=receipt["receipt_id"],
+                amount=receipt["amount"],
+                items=receipt["items"],
+                redeem_points=receipt["redeem_points"],
+            ),
+            answer=purchase_answer,
         )
-        return result_response(result)
+        return answer_response(answer)
 
 
 class PurchaseDetailApi(APIView):
@@ -243,11 +186,7 @@ class PurchaseDetailApi(APIView):
         purchase = purchases.first()
         if purchase is None:
             raise NotFound(_("Purchase not found."))
-        return Response(
-            purchase_summary(
-                purchase, short_balance(purchase.member_id), member_status(purchase.member_id)
-            )
-        )
+        return Response(purchase_body(purchase))
 
 
 class RefundCreateApi(APIView):
@@ -269,23 +208,21 @@ class RefundCreateApi(APIView):
     def post(self, request: Request, purchase_id: int) -> Response:
         key = idempotency_key_header(request)
         data = validated_input(self.RefundInputSerializer, request.data)
-        result = refund_record(
-            partner=request_api_key(request).partner,
-            outlet=request_api_key(request).outlet,
-            purchase_id=purchase_id,
-            amount=data["amount"],
-            idempotency_key=key,
+        api_key = request_api_key(request)
+        answer = idempotent_answer(
+            partner=api_key.partner,
+            key=key,
+            operation="refund",
+            request={"purchase": purchase_id, "amount": data["amount"]},
+            run=lambda: refund_record(
+                partner=api_key.partner,
+                outlet=api_key.outlet,
+                purchase_id=purchase_id,
+                amount=data["amount"],
+            ),
+            answer=refund_answer,
         )
-        return result_response(result)
-
-
-class EventOutputSerializer(serializers.Serializer):
-    event = serializers.CharField()
-    points_awarded = serializers.IntegerField()
-    balance = ShortBalanceSerializer()
-    badges = EarnedBadgeSerializer(
-        many=True, required=False, help_text="Badges the member just earned."
-    )
+        return answer_response(answer)
 
 
 class EventCreateApi(APIView):
@@ -305,13 +242,20 @@ class EventCreateApi(APIView):
     def post(self, request: Request) -> Response:
         key = idempotency_key_header(request)
         data = validated_input(self.EventInputSerializer, request.data)
-        result = event_record(
-            partner=request_api_key(request).partner,
-            card_number=data["card"].strip(),
-            event=data["event"],
-            idempotency_key=key,
+        partner = request_api_key(request).partner
+        card_number = data["card"].strip()
+        answer = idempotent_answer(
+            partner=partner,
+            key=key,
+            operation="event",
+            request={"card": card_number, "event": data["event"]},
+            # Each reported feedback is rewarded once: its key tells one from another.
+            run=lambda: event_record(
+                partner=partner, card_number=card_number, event=data["event"], occurrence=key
+            ),
+            answer=event_answer,
         )
-        return result_response(result)
+        return answer_response(answer)
 
 
 class ClubPlanSerializer(serializers.ModelSerializer):
@@ -332,16 +276,6 @@ class ClubPlanListApi(APIView):
     def get(self, request: Request) -> Response:
         plans = ClubPlan.objects.filter(is_active=True).select_related("tier")
         return Response(ClubPlanSerializer(plans, many=True).data)
-
-
-class ClubMembershipOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    plan = serializers.IntegerField()
-    plan_name = serializers.CharField()
-    tier = serializers.CharField()
-    fee = MoneyField()
-    starts_at = serializers.DateTimeField()
-    ends_at = serializers.DateTimeField()
 
 
 class ClubMembershipCreateApi(APIView):
@@ -365,25 +299,19 @@ class ClubMembershipCreateApi(APIView):
     def post(self, request: Request) -> Response:
         key = idempotency_key_header(request)
         data = validated_input(self.ClubJoinInputSerializer, request.data)
-        result = club_join_by_card(
-            partner=request_api_key(request).partner,
-            card_number=data["card"].strip(),
-            plan_id=data["plan"],
-            idempotency_key=key,
+        partner = request_api_key(request).partner
+        card_number = data["card"].strip()
+        answer = idempotent_answer(
+            partner=partner,
+            key=key,
+            operation="club_join",
+            request={"card": card_number, "plan": data["plan"]},
+            run=lambda: club_join_by_card(
+                partner=partner, card_number=card_number, plan_id=data["plan"]
+            ),
+            answer=club_membership_answer,
         )
-        return result_response(result)
-
-
-class HoldSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    card = serializers.CharField()
-    points = serializers.IntegerField()
-    reference = serializers.CharField()
-    status = serializers.ChoiceField(choices=Hold.Status.choices)
-    created_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField()
-    resolved_at = serializers.DateTimeField(allow_null=True)
-    balance = ShortBalanceSerializer()
+        return answer_response(answer)
 
 
 class HoldCreateApi(APIView):
@@ -413,16 +341,28 @@ class HoldCreateApi(APIView):
         key = idempotency_key_header(request)
         data = validated_input(self.HoldInputSerializer, request.data)
         api_key = request_api_key(request)
-        result = hold_create(
+        hold = {
+            "card": data["card"].strip(),
+            "points": data["points"],
+            "minutes": data.get("minutes") or settings.HOLD_MINUTES_DEFAULT,
+            "reference": data["reference"],
+        }
+        answer = idempotent_answer(
             partner=api_key.partner,
-            outlet=api_key.outlet,
-            card_number=data["card"].strip(),
-            points=data["points"],
-            minutes=data.get("minutes"),
-            reference=data["reference"],
-            idempotency_key=key,
+            key=key,
+            operation="hold",
+            request=hold,
+            run=lambda: hold_create(
+                partner=api_key.partner,
+                outlet=api_key.outlet,
+                card_number=hold["card"],
+                points=hold["points"],
+                minutes=hold["minutes"],
+                reference=hold["reference"],
+            ),
+            answer=hold_answer,
         )
-        return result_response(result)
+        return answer_response(answer)
 
 
 class HoldCaptureApi(APIView):
@@ -435,7 +375,7 @@ class HoldCaptureApi(APIView):
     def post(self, request: Request, hold_id: int) -> Response:
         key = request_api_key(request)
         hold = hold_capture(partner=key.partner, outlet=key.outlet, hold_id=hold_id)
-        return Response(hold_summary(hold))
+        return Response(HoldSerializer(hold).data)
 
 
 class HoldVoidApi(APIView):
@@ -448,4 +388,4 @@ class HoldVoidApi(APIView):
     def post(self, request: Request, hold_id: int) -> Response:
         key = request_api_key(request)
         hold = hold_void(partner=key.partner, outlet=key.outlet, hold_id=hold_id)
-        return Response(hold_summary(hold))
+        return Response(HoldSerializer(hold).data)

@@ -1,6 +1,7 @@
 """What every API view shares: input validation and one error shape,
 `{"error": code, "detail": message, "fields": {...}}`."""
 
+from datetime import datetime
 from typing import Any
 
 from django.core.validators import RegexValidator
@@ -16,7 +17,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from partners.authentication import ApiKeyCardThrottle, lookup_miss_count
 
 from .exceptions import InsufficientPoints, InvalidRequest, LookupMiss, LoyaltyError
-from .idempotency import OperationResult
+from .idempotency import Answer
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -126,6 +127,13 @@ class MoneyField(serializers.DecimalField):
         super().__init__(max_digits=14, decimal_places=2, **kwargs)
 
 
+class InstantField(serializers.DateTimeField):
+    """A moment in ISO 8601 with its UTC offset, as stored (never shifted to a local zone)."""
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
 def validated_input(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
@@ -151,8 +159,8 @@ def idempotency_key_header(request: Request) -> str:
     return key
 
 
-def result_response(result: OperationResult) -> Response:
-    response = Response(result.body, status=result.status)
-    if result.replayed:
+def answer_response(answer: Answer) -> Response:
+    response = Response(answer.body, status=answer.status)
+    if answer.replayed:
         response["Idempotent-Replayed"] = "true"
     return response

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
@@ -167,14 +166,17 @@ def event_badges_exist(rule: str) -> bool:
 EVENT_BADGE_RULES = {"feedback": Badge.Rule.FEEDBACK}
 
 
-def badges_summary(badges: Sequence[BadgeSpec]) -> list[dict[str, Any]]:
-    """Badges just earned, as the purchase and event responses list them (names in the
-    request's language)."""
+@dataclass(frozen=True)
+class EarnedBadge:
+    badge: int
+    name: str  # in the request's language
+    points: int
+
+
+def badges_earned(badges: Sequence[BadgeSpec]) -> tuple[EarnedBadge, ...]:
+    """Badges just earned, with their names, as the purchase and event answers list them."""
     names = {b.pk: b.name for b in Badge.objects.filter(pk__in=[badge.id for badge in badges])}
-    return [
-        {"badge": badge.id, "name": names.get(badge.id, ""), "points": badge.points}
-        for badge in badges
-    ]
+    return tuple(EarnedBadge(badge.id, names.get(badge.id, ""), badge.points) for badge in badges)
 
 
 def event_badges_award(

@@ -16,7 +16,6 @@ from members.models import Member
 from partners.models import Partner
 
 from .exceptions import Conflict, InvalidRequest
-from .idempotency import OperationResult, idempotency_claim, request_fingerprint
 from .ledger import card_accounts_lock, member_accounts_lock
 from .models import ClubMembership, ClubPlan, MemberTier, TierChange, TierLadder
 from .tier_moves import tier_moves_announce
@@ -42,36 +41,16 @@ def club_join_by_card(
     partner: Partner,
     card_number: str,
     plan_id: int,
-    idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> OperationResult:
-    """`club_join` for the API: by card number, idempotent by key."""
-    fingerprint = request_fingerprint("club_join", card=card_number, plan=plan_id)
+) -> ClubMembership:
+    """`club_join` for the API: by card number."""
     with transaction.atomic():
-        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
-        if claim.replay is not None:
-            return claim.replay
         plan = ClubPlan.objects.select_related("tier__ladder").filter(pk=plan_id).first()
         if plan is None:
             raise InvalidRequest(_("No such club plan."), field="plan")
         card, _accounts = card_accounts_lock(card_number)
         assert card.member_id is not None
-        membership = _club_join_locked(card.member_id, plan, partner, None, now or timezone.now())
-        result = OperationResult(201, membership_summary(membership))
-        claim.store(result)
-        return result
-
-
-def membership_summary(membership: ClubMembership) -> dict[str, object]:
-    return {
-        "id": membership.pk,
-        "plan": membership.plan_id,
-        "plan_name": membership.plan.name,
-        "tier": membership.plan.tier.name,
-        "fee": str(membership.fee),
-        "starts_at": membership.starts_at.isoformat(),
-        "ends_at": membership.ends_at.isoformat(),
-    }
+        return _club_join_locked(card.member_id, plan, partner, None, now or timezone.now())
 
 
 def _club_join_locked(

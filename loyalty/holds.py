@@ -20,7 +20,6 @@ from partners.models import Outlet, Partner
 from partners.webhooks import webhook_event_record
 
 from .exceptions import Conflict, InsufficientPoints, InvalidRequest, NotFound
-from .idempotency import OperationResult, idempotency_claim, request_fingerprint
 from .ledger import (
     Code,
     Kind,
@@ -32,21 +31,6 @@ from .ledger import (
 )
 from .models import Hold
 from .program import MAX_POINTS
-from .selectors import short_balance
-
-
-def hold_summary(hold: Hold) -> dict[str, Any]:
-    return {
-        "id": hold.pk,
-        "card": hold.card.number,
-        "points": hold.points,
-        "reference": hold.reference,
-        "status": hold.status,
-        "created_at": hold.created_at.isoformat(),
-        "expires_at": hold.expires_at.isoformat(),
-        "resolved_at": hold.resolved_at.isoformat() if hold.resolved_at else None,
-        "balance": short_balance(hold.member_id),
-    }
 
 
 def hold_create(
@@ -57,9 +41,8 @@ def hold_create(
     minutes: int | None = None,
     reference: str = "",
     outlet: Outlet | None = None,
-    idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> OperationResult:
+) -> Hold:
     """Reserve `points` of the card's member for up to `minutes` (the program's default)."""
     minutes = minutes or settings.HOLD_MINUTES_DEFAULT
     if not 1 <= minutes <= settings.HOLD_MINUTES_MAX:
@@ -72,16 +55,10 @@ def hold_create(
     if points > MAX_POINTS:
         raise InvalidRequest(_("That is more points than anyone holds."), field="points")
     now = now or timezone.now()
-    fingerprint = request_fingerprint(
-        "hold", card=card_number, points=points, minutes=minutes, reference=reference
-    )
     with transaction.atomic():
-        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
-        if claim.replay is not None:
-            return claim.replay
         card, accounts = card_accounts_lock(card_number)
         if accounts.available.balance < points:
-            raise InsufficientPoints(  # without the balance: see loyalty.services
+            raise InsufficientPoints(  # without the balance: see loyalty.services.purchases
                 _("The member does not have %(requested)d points available.")
                 % {"requested": points}
             )
@@ -107,9 +84,7 @@ def hold_create(
             created_at=now,
             expires_at=now + timedelta(minutes=minutes),
         )
-        result = OperationResult(201, hold_summary(hold))
-        claim.store(result)
-        return result
+        return hold
 
 
 def _hold_locked(partner: Partner, outlet: Outlet | None, hold_id: int) -> Hold:

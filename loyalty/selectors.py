@@ -1,5 +1,6 @@
 """Reads of the loyalty program."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Sum
@@ -8,8 +9,16 @@ from members.models import Member
 
 from .cache import ProcessCache
 from .ledger import Kind, MemberAccounts
-from .models import Account, EarningRule, EventBonus, Lot, Purchase
+from .models import Account, EarningRule, EventBonus, Lot
 from .rules import RuleSpec
+
+
+@dataclass(frozen=True)
+class ShortBalance:
+    """Available and pending points, as purchase, refund and hold answers show them."""
+
+    available: int
+    pending: int
 
 
 def account_balances(member_id: int) -> dict[str, int]:
@@ -17,15 +26,14 @@ def account_balances(member_id: int) -> dict[str, int]:
     return dict(Account.objects.filter(member_id=member_id).values_list("kind", "balance"))
 
 
-def short_balance(member_id: int) -> dict[str, int]:
-    """Available and pending points, as purchase and refund answers show them."""
+def short_balance(member_id: int) -> ShortBalance:
     balances = account_balances(member_id)
-    return {"available": balances[Kind.AVAILABLE], "pending": balances[Kind.PENDING]}
+    return ShortBalance(available=balances[Kind.AVAILABLE], pending=balances[Kind.PENDING])
 
 
-def accounts_short_balance(accounts: MemberAccounts) -> dict[str, int]:
+def accounts_short_balance(accounts: MemberAccounts) -> ShortBalance:
     """The short balance of a member whose accounts the caller holds (locked, current)."""
-    return {"available": accounts.available.balance, "pending": accounts.pending.balance}
+    return ShortBalance(available=accounts.available.balance, pending=accounts.pending.balance)
 
 
 def member_balance(member: Member) -> dict[str, Any]:
@@ -51,25 +59,6 @@ def member_balance(member: Member) -> dict[str, Any]:
             for expires_at, points in expiring.values_list("expires_at", "points")
             if expires_at is not None
         ],
-    }
-
-
-def purchase_summary(
-    purchase: Purchase, balance: dict[str, int], status: dict[str, Any]
-) -> dict[str, Any]:
-    """The API's view of a purchase; `balance` and `status` (tiers, discount) are the
-    member's at answer time."""
-    return {
-        "id": purchase.pk,
-        "receipt_id": purchase.receipt_id,
-        "card": purchase.card.number,
-        "amount": str(purchase.amount),
-        "points_earned": purchase.points_earned,
-        "points_redeemed": purchase.points_redeemed,
-        "applied_rules": purchase.applied_rules,
-        "balance": balance,
-        "status": status,
-        "created_at": purchase.created_at.isoformat(),
     }
 
 

@@ -169,23 +169,37 @@ class Benefits:
     def tier_ids(self) -> frozenset[int]:
         return frozenset(t.id for t in self.tiers)
 
-    def as_dict(self, snapshot: TierSnapshot) -> dict[str, Any]:
-        """The API's `status` object."""
-        return {
-            "tiers": [
-                {
-                    "ladder": snapshot.ladders[t.ladder_id].name,
-                    "tier": t.name,
-                    "rank": t.rank,
-                }
+    def status(self, snapshot: TierSnapshot) -> "MemberStatus":
+        """What the member's tiers give, as the till is told."""
+        return MemberStatus(
+            tiers=tuple(
+                HeldTier(ladder=snapshot.ladders[t.ladder_id].name, tier=t.name, rank=t.rank)
                 for t in self.tiers
                 if t.ladder_id in snapshot.ladders
-            ],
-            "discount_percent": str(self.discount_percent),
-            "earn_multiplier": str(self.earn_multiplier),
-            "free_delivery": self.free_delivery,
-            "personal_manager": self.personal_manager,
-        }
+            ),
+            discount_percent=self.discount_percent,
+            earn_multiplier=self.earn_multiplier,
+            free_delivery=self.free_delivery,
+            personal_manager=self.personal_manager,
+        )
+
+
+@dataclass(frozen=True)
+class HeldTier:
+    ladder: str
+    tier: str
+    rank: int
+
+
+@dataclass(frozen=True)
+class MemberStatus:
+    """The member's tiers and the benefits they give (the best of each across ladders)."""
+
+    tiers: tuple[HeldTier, ...]
+    discount_percent: Decimal
+    earn_multiplier: Decimal
+    free_delivery: bool
+    personal_manager: bool
 
 
 def benefits_of_rows(rows: Iterable[MemberTier], snapshot: TierSnapshot) -> Benefits:
@@ -198,6 +212,11 @@ def member_benefits(member_id: int) -> Benefits:
     if not snapshot.tiers:
         return Benefits()
     return benefits_of_rows(MemberTier.objects.filter(member_id=member_id), snapshot)
+
+
+def member_status(member_id: int) -> MemberStatus:
+    """A member's tiers and what they give now (a read, no lock)."""
+    return member_benefits(member_id).status(tier_snapshot())
 
 
 # The decision -----------------------------------------------------------------

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from loyalty.api import BalanceSerializer, StatusSerializer, member_status
+from loyalty.answers import BalanceSerializer, StatusSerializer, member_status_body
 from loyalty.api_base import LOOKUP_RESPONSES, card_number_field, validated_input
 from loyalty.exceptions import InvalidRequest
 from loyalty.selectors import member_balance
@@ -58,7 +58,7 @@ def _member_body(member: Member, card: Card | None, partner: Partner) -> dict[st
         "card": card.number if card is not None else None,
         "card_status": card.status if card is not None else None,
         "balance": member_balance(member),
-        "status": member_status(member.pk),
+        "status": member_status_body(member.pk),
     }
 
 

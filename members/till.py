@@ -17,12 +17,19 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
+from loyalty.answers import purchase_answer, refund_answer
 from loyalty.exceptions import CardNotFound, Conflict, NotFound
-from loyalty.idempotency import OperationResult
+from loyalty.idempotency import Answer, idempotent_answer
 from loyalty.models import Purchase
 from loyalty.services.purchases import purchase_record
 from loyalty.services.refunds import refund_record
-from rewards.selectors import VoucherNotFound, voucher_by_code, voucher_code_like
+from rewards.api import voucher_used_answer
+from rewards.selectors import (
+    VoucherNotFound,
+    voucher_by_code,
+    voucher_code_like,
+    voucher_code_normalize,
+)
 from rewards.services import voucher_use
 
 from .models import Card, CardClaim, Cashier, Member, TillAction
@@ -161,18 +168,33 @@ def till_purchase(
     amount: Decimal,
     redeem_points: int,
     key: str,
-) -> OperationResult:
+) -> Answer:
     """Record a receipt at this outlet: earn, and pay part with points if asked."""
     member, _card = member_by_card(card_number)
     _refuse_own_card(cashier, member.phone, card_number)
-    result = purchase_record(
-        partner=cashier.outlet.partner,
-        outlet=cashier.outlet,
-        card_number=card_number,
-        receipt_id=receipt_id,
-        amount=amount,
-        redeem_points=redeem_points,
-        idempotency_key=key,
+    partner = cashier.outlet.partner
+    # Asked as the POS API asks, so that the same key means the same receipt at both.
+    receipt = {
+        "card": card_number,
+        "receipt_id": receipt_id,
+        "amount": amount,
+        "items": [],
+        "redeem_points": redeem_points,
+    }
+    result = idempotent_answer(
+        partner=partner,
+        key=key,
+        operation="purchase",
+        request=receipt,
+        run=lambda: purchase_record(
+            partner=partner,
+            outlet=cashier.outlet,
+            card_number=card_number,
+            receipt_id=receipt_id,
+            amount=amount,
+            redeem_points=redeem_points,
+        ),
+        answer=purchase_answer,
     )
     _audit(
         cashier,
@@ -187,7 +209,7 @@ def till_purchase(
     return result
 
 
-def till_refund(cashier: Cashier, *, receipt_id: str, amount: Decimal, key: str) -> OperationResult:
+def till_refund(cashier: Cashier, *, receipt_id: str, amount: Decimal, key: str) -> Answer:
     """A return against a receipt of this outlet's company, found by its number."""
     purchase = (
         Purchase.objects.filter(partner=cashier.outlet.partner, receipt_id=receipt_id.strip())
@@ -196,8 +218,14 @@ def till_refund(cashier: Cashier, *, receipt_id: str, amount: Decimal, key: str)
     )
     if purchase is None:
         raise NotFound(_("No purchase with this receipt number."))
-    result = refund_record(
-        partner=cashier.outlet.partner, purchase_id=purchase.pk, amount=amount, idempotency_key=key
+    partner = cashier.outlet.partner
+    result = idempotent_answer(
+        partner=partner,
+        key=key,
+        operation="refund",
+        request={"purchase": purchase.pk, "amount": amount},
+        run=lambda: refund_record(partner=partner, purchase_id=purchase.pk, amount=amount),
+        answer=refund_answer,
     )
     _audit(
         cashier,
@@ -212,14 +240,18 @@ def till_refund(cashier: Cashier, *, receipt_id: str, amount: Decimal, key: str)
     return result
 
 
-def till_voucher_use(cashier: Cashier, *, code: str, receipt_id: str, key: str) -> OperationResult:
+def till_voucher_use(cashier: Cashier, *, code: str, receipt_id: str, key: str) -> Answer:
     """Take a voucher against a receipt; the discount itself is given by the POS."""
-    result = voucher_use(
+    code = voucher_code_normalize(code)
+    result = idempotent_answer(
         partner=cashier.outlet.partner,
-        outlet=cashier.outlet,
-        code=code,
-        receipt_id=receipt_id,
-        idempotency_key=key,
+        key=key,
+        operation="voucher_use",
+        request={"code": code, "receipt_id": receipt_id},
+        run=lambda: voucher_use(
+            partner=cashier.outlet.partner, outlet=cashier.outlet, code=code, receipt_id=receipt_id
+        ),
+        answer=voucher_used_answer,
     )
     voucher = voucher_by_code(code)
     _audit(

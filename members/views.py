@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from loyalty.exceptions import LoyaltyError
 from loyalty.program import MAX_RECEIPT_AMOUNT
 from loyalty.selectors import member_balance
-from loyalty.tiers import member_benefits, tier_snapshot
+from loyalty.tiers import member_status
 from rewards.selectors import voucher_code_like, voucher_code_normalize, vouchers_usable
 
 from .ean import ean13_is_valid
@@ -98,7 +98,7 @@ def _member_context(
         "shown": member_shown_to(member, cashier.outlet.partner),
         "card": card,
         "balance": member_balance(member),
-        "status": member_benefits(member.pk).as_dict(tier_snapshot()),
+        "status": member_status(member.pk),
         "vouchers": vouchers_usable(member.pk, timezone.now()),
         "key": uuid.uuid4().hex,  # one idempotency key per form shown: a double Enter is one sale
         **extra,

@@ -10,17 +10,20 @@ from rest_framework.views import APIView
 from loyalty.api_base import (
     IDEMPOTENCY_KEY,
     LOOKUP_RESPONSES,
+    InstantField,
     MoneyField,
+    answer_response,
     idempotency_key_header,
-    result_response,
     validated_input,
 )
+from loyalty.idempotency import Answer, idempotent_answer
 from members.selectors import member_usable_card
 from partners.authentication import ApiKeyCardThrottle, ApiKeyLookupThrottle, request_api_key
+from partners.selectors import operator_partner
 
 from .models import Reward, Voucher
-from .selectors import voucher_by_code, voucher_refusal
-from .services import voucher_summary, voucher_use
+from .selectors import voucher_by_code, voucher_code_normalize, voucher_refusal
+from .services import reward_redeem, voucher_use
 
 
 class VoucherSerializer(serializers.Serializer):
@@ -29,14 +32,35 @@ class VoucherSerializer(serializers.Serializer):
     title = serializers.CharField()
     kind = serializers.ChoiceField(choices=Reward.Kind.choices)
     source = serializers.ChoiceField(choices=Voucher.Source.choices)  # type: ignore[assignment]
-    reward = serializers.IntegerField(allow_null=True)
+    reward = serializers.IntegerField(source="reward_id", allow_null=True)
     discount_percent = MoneyField(allow_null=True)
     discount_amount = MoneyField(allow_null=True)
     points_spent = serializers.IntegerField()
     status = serializers.ChoiceField(choices=Voucher.Status.choices)
-    issued_at = serializers.DateTimeField()
-    valid_until = serializers.DateTimeField()
-    used_at = serializers.DateTimeField(allow_null=True)
+    issued_at = InstantField()
+    valid_until = InstantField()
+    used_at = InstantField(allow_null=True)
+
+
+def voucher_issued_answer(voucher: Voucher) -> Answer:
+    return Answer(201, VoucherSerializer(voucher).data)
+
+
+def voucher_used_answer(voucher: Voucher) -> Answer:
+    return Answer(200, VoucherSerializer(voucher).data)
+
+
+def reward_redeem_answer(*, member_id: int, reward_id: int, key: str | None) -> Answer:
+    """A member buys a reward (the cabinet and its API), once per key. The key is scoped to
+    the member, so members cannot replay each other's answers."""
+    return idempotent_answer(
+        partner=operator_partner(),
+        key=f"member:{member_id}:{key}" if key is not None else None,
+        operation="reward_redeem",
+        request={"member": member_id, "reward": reward_id},
+        run=lambda: reward_redeem(member_id=member_id, reward_id=reward_id),
+        answer=voucher_issued_answer,
+    )
 
 
 class VoucherCheckSerializer(VoucherSerializer):
@@ -60,7 +84,7 @@ class VoucherDetailApi(APIView):
         card = member_usable_card(voucher.member)
         return Response(
             {
-                **voucher_summary(voucher),
+                **VoucherSerializer(voucher).data,
                 "card": card.number if card else None,
                 "usable": refusal is None,
                 "refusal": refusal,
@@ -91,11 +115,18 @@ class VoucherUseApi(APIView):
         key = idempotency_key_header(request)
         data = validated_input(self.VoucherUseInputSerializer, request.data)
         api_key = request_api_key(request)
-        result = voucher_use(
+        code = voucher_code_normalize(code)
+        answer = idempotent_answer(
             partner=api_key.partner,
-            outlet=api_key.outlet,
-            code=code,
-            receipt_id=data["receipt_id"],
-            idempotency_key=key,
+            key=key,
+            operation="voucher_use",
+            request={"code": code, "receipt_id": data["receipt_id"]},
+            run=lambda: voucher_use(
+                partner=api_key.partner,
+                outlet=api_key.outlet,
+                code=code,
+                receipt_id=data["receipt_id"],
+            ),
+            answer=voucher_used_answer,
         )
-        return result_response(result)
+        return answer_response(answer)

@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import Conflict, InvalidRequest, NotFound
-from loyalty.idempotency import OperationResult, idempotency_claim, request_fingerprint
 from loyalty.ledger import (
     Code,
     Kind,
@@ -48,28 +47,6 @@ def voucher_code_new() -> str:
     return "".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(VOUCHER_CODE_LENGTH))
 
 
-def voucher_summary(voucher: Voucher) -> dict[str, Any]:
-    return {
-        "code": voucher.code,
-        "display_code": voucher.display_code,
-        "title": voucher.title,
-        "kind": voucher.kind,
-        "source": voucher.source,
-        "reward": voucher.reward_id,
-        "discount_percent": _money(voucher.discount_percent),
-        "discount_amount": _money(voucher.discount_amount),
-        "points_spent": voucher.points_spent,
-        "status": voucher.status,
-        "issued_at": voucher.issued_at.isoformat(),
-        "valid_until": voucher.valid_until.isoformat(),
-        "used_at": voucher.used_at.isoformat() if voucher.used_at else None,
-    }
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
 def _voucher_create(**fields: Any) -> Voucher:
     """Insert a voucher under a fresh random code (a collision, about 1 in 2^60, retries)."""
     for _attempt in range(5):
@@ -85,24 +62,13 @@ def reward_redeem(
     *,
     member_id: int,
     reward_id: int,
-    idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> OperationResult:
-    """Buy a reward with points: debit them (FIFO lots) and issue its voucher.
-
-    A key is scoped to the member, so members cannot replay each other's answers.
-    """
-    operator = operator_partner()
-    fingerprint = request_fingerprint("reward_redeem", member=member_id, reward=reward_id)
-    key = f"member:{member_id}:{idempotency_key}" if idempotency_key is not None else None
+) -> Voucher:
+    """Buy a reward with points: debit them (FIFO lots) and issue its voucher."""
     with transaction.atomic():
-        claim = idempotency_claim(partner=operator, key=key, fingerprint=fingerprint)
-        if claim.replay is not None:
-            return claim.replay
-        voucher = _reward_redeem_locked(member_id, reward_id, operator, now or timezone.now())
-        result = OperationResult(201, voucher_summary(voucher))
-        claim.store(result)
-        return result
+        return _reward_redeem_locked(
+            member_id, reward_id, operator_partner(), now or timezone.now()
+        )
 
 
 def _reward_redeem_locked(
@@ -186,16 +152,11 @@ def voucher_use(
     code: str,
     outlet: Outlet | None = None,
     receipt_id: str = "",
-    idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> OperationResult:
+) -> Voucher:
     """The till consumes a voucher: exactly once, whoever asks at the same moment."""
     code = voucher_code_normalize(code)
-    fingerprint = request_fingerprint("voucher_use", code=code, receipt_id=receipt_id)
     with transaction.atomic():
-        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
-        if claim.replay is not None:
-            return claim.replay
         now = now or timezone.now()
         voucher = (
             Voucher.objects.select_for_update(of=("self",))
@@ -216,9 +177,7 @@ def voucher_use(
         voucher.save(
             update_fields=["status", "used_at", "used_partner", "used_outlet", "used_receipt_id"]
         )
-        result = OperationResult(200, voucher_summary(voucher))
-        claim.store(result)
-        return result
+        return voucher
 
 
 def vouchers_expire_due(*, now: datetime | None = None, batch_size: int = 500) -> int:

@@ -5,7 +5,6 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import translation
-from rest_framework.test import APIClient
 
 from loyalty.badges import badges_cache_clear
 from loyalty.journeys.entering import journeys_cache_clear
@@ -17,6 +16,7 @@ from partners.models import Partner
 from partners.selectors import cobrand_multipliers_cache_clear
 from partners.services import api_key_create
 from partners.webhooks import webhook_subscriptions_cache_clear
+from tests.schema_check import APIClient
 
 from . import sms
 from .factories import CardFactory, PartnerFactory

@@ -1,6 +1,7 @@
 """Event bonuses: given once per member, event and period (sign-up, completed profile, a
 birthday a year, each feedback), the referral's two sides, and events a till reports."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -11,7 +12,8 @@ from partners.models import Partner
 
 from ..badges import (
     EVENT_BADGE_RULES,
-    badges_summary,
+    EarnedBadge,
+    badges_earned,
     event_badges_award,
     event_badges_exist,
 )
@@ -19,7 +21,6 @@ from ..exceptions import (
     Conflict,
     InvalidRequest,
 )
-from ..idempotency import OperationResult, idempotency_claim, request_fingerprint
 from ..ledger import (
     Code,
     Kind,
@@ -38,9 +39,20 @@ from ..program import (
     program_settings,
 )
 from ..selectors import (
+    ShortBalance,
     accounts_short_balance,
     event_bonuses_snapshot,
 )
+
+
+@dataclass(frozen=True)
+class EventRewarded:
+    """What a reported event gave: its points (0 if only badges) and badges."""
+
+    event: str
+    points_awarded: int
+    balance: ShortBalance
+    badges: tuple[EarnedBadge, ...] = ()
 
 
 def event_award(
@@ -103,22 +115,18 @@ def event_record(
     partner: Partner,
     card_number: str,
     event: str,
-    idempotency_key: str | None = None,
+    occurrence: str | None = None,
     now: datetime | None = None,
-) -> OperationResult:
+) -> EventRewarded:
     """An event reported by a POS or partner (profile completed, feedback, birthday).
 
-    Profile completion is rewarded once, a birthday once a year, and each
-    feedback (one per idempotency key) once.
+    Profile completion is rewarded once, a birthday once a year, and each feedback once
+    per `occurrence` (the API's idempotency key; without one, every report is new).
     """
     if event not in EventBonus.REPORTABLE:
         raise InvalidRequest(_("This event cannot be reported."), field="event")
     now = now or timezone.now()
-    fingerprint = request_fingerprint("event", card=card_number, event=event)
     with transaction.atomic():
-        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
-        if claim.replay is not None:
-            return claim.replay
         bonus = event_bonuses_snapshot().get(event)
         badge_rule = EVENT_BADGE_RULES.get(event)
         if bonus is None and not (badge_rule and event_badges_exist(badge_rule)):
@@ -127,7 +135,7 @@ def event_record(
         period = {
             EventBonus.Event.PROFILE_COMPLETED: "",
             EventBonus.Event.BIRTHDAY: str(timezone.localtime(now).year),
-            EventBonus.Event.FEEDBACK: f"key:{idempotency_key or now.isoformat()}",
+            EventBonus.Event.FEEDBACK: f"key:{occurrence or now.isoformat()}",
         }[EventBonus.Event(event)]
         bonus_points = bonus.points if bonus is not None else 0
         points = event_award(accounts, partner, event, period, bonus_points, now)
@@ -138,13 +146,5 @@ def event_record(
             if badge_rule
             else []
         )
-        body = {
-            "event": event,
-            "points_awarded": points,
-            "balance": accounts_short_balance(accounts),
-        }
-        if badges:
-            body["badges"] = badges_summary(badges)
-        result = OperationResult(201, body)
-        claim.store(result)
-        return result
+        earned = badges_earned(badges) if badges else ()
+        return EventRewarded(event, points, accounts_short_balance(accounts), earned)

@@ -2,6 +2,7 @@
 paid (base rate, tier and co-brand multipliers, earning rules within their caps), the
 first purchase's bonuses, badges and journeys, tiers recalculated."""
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
@@ -16,7 +17,8 @@ from partners.selectors import cobrand_multipliers
 from partners.webhooks import webhook_event_record
 
 from ..badges import (
-    badges_summary,
+    EarnedBadge,
+    badges_earned,
     event_badges_exist,
     purchase_badges_award,
     referral_badges_award,
@@ -28,7 +30,7 @@ from ..exceptions import (
     InvalidRequest,
     ReceiptConflict,
 )
-from ..idempotency import OperationResult, idempotency_claim, request_fingerprint
+from ..fingerprints import request_fingerprint
 from ..journeys.entering import journeys_enter, journeys_listen
 from ..ledger import (
     Code,
@@ -55,18 +57,20 @@ from ..program import (
 )
 from ..rules import Item, MemberFacts, PurchaseFacts, RuleSpec, rules_evaluate
 from ..selectors import (
+    ShortBalance,
     accounts_short_balance,
     earning_rules_snapshot,
     event_bonuses_snapshot,
-    purchase_summary,
     short_balance,
 )
 from ..tier_moves import tier_moves_announce
 from ..tiers import (
     Benefits,
+    MemberStatus,
     activity_add,
     benefits_of_rows,
     member_benefits,
+    member_status,
     member_tiers_lock,
     member_tiers_recalculate,
     tier_snapshot,
@@ -74,6 +78,27 @@ from ..tiers import (
 from .bonuses import event_award, referrer_bonus_award
 
 CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class AwardedBonus:
+    event: str
+    points: int
+
+
+@dataclass(frozen=True)
+class PurchaseRecorded:
+    """A purchase as recorded, with the member's balance and status after it.
+
+    `repeated`: the receipt had been recorded before with the same data, and this is it.
+    """
+
+    purchase: Purchase
+    balance: ShortBalance
+    status: MemberStatus
+    bonuses: tuple[AwardedBonus, ...] = ()
+    badges: tuple[EarnedBadge, ...] = ()
+    repeated: bool = False
 
 
 _ROUNDING = {
@@ -155,13 +180,14 @@ def purchase_record(
     items: list[dict[str, Any]] | None = None,
     redeem_points: int = 0,
     outlet: Outlet | None = None,
-    idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> OperationResult:
+) -> PurchaseRecorded:
     """Record a receipt: redeem points against it, then earn points on the money paid.
 
     Earned points wait in `pending` for the return window (or become available
-    at once when it is 0 days). The same partner + receipt id is one purchase.
+    at once when it is 0 days). The same partner + receipt id is one purchase: a repeat
+    with the same data answers the purchase recorded (`repeated`), different data is a
+    ReceiptConflict.
     """
     items = items or []
     if amount <= 0:
@@ -179,9 +205,6 @@ def purchase_record(
         redeem_points=redeem_points,
     )
     with transaction.atomic():
-        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
-        if claim.replay is not None:
-            return claim.replay
         try:
             card, accounts = card_accounts_lock(card_number)
         except CardNotFound:
@@ -190,30 +213,27 @@ def purchase_record(
             if existing is None:
                 raise
             balance = short_balance(existing.member_id)
-            result = _purchase_repeat(existing, outlet, fingerprint, balance)
+            return _purchase_repeat(existing, outlet, fingerprint, balance)
         else:
             # Looked up under the account lock: a concurrent request for the same
             # receipt held it until its purchase was committed and visible.
             existing = _purchase_by_receipt(partner, receipt_id)
             if existing is not None:
-                result = _purchase_repeat(
+                return _purchase_repeat(
                     existing, outlet, fingerprint, accounts_short_balance(accounts)
                 )
-            else:
-                result = _purchase_create(
-                    partner=partner,
-                    outlet=outlet,
-                    card=card,
-                    accounts=accounts,
-                    receipt_id=receipt_id,
-                    amount=amount,
-                    items=items,
-                    redeem_points=redeem_points,
-                    fingerprint=fingerprint,
-                    now=now or timezone.now(),
-                )
-        claim.store(result)
-        return result
+            return _purchase_create(
+                partner=partner,
+                outlet=outlet,
+                card=card,
+                accounts=accounts,
+                receipt_id=receipt_id,
+                amount=amount,
+                items=items,
+                redeem_points=redeem_points,
+                fingerprint=fingerprint,
+                now=now or timezone.now(),
+            )
 
 
 def _purchase_by_receipt(partner: Partner, receipt_id: str) -> Purchase | None:
@@ -225,15 +245,14 @@ def _purchase_by_receipt(partner: Partner, receipt_id: str) -> Purchase | None:
 
 
 def _purchase_repeat(
-    existing: Purchase, outlet: Outlet | None, fingerprint: str, balance: dict[str, int]
-) -> OperationResult:
+    existing: Purchase, outlet: Outlet | None, fingerprint: str, balance: ShortBalance
+) -> PurchaseRecorded:
     # A key of one outlet is answered its own receipts only: another outlet's purchase
     # with the same number is a conflict, not a replay that shows it.
     elsewhere = outlet is not None and existing.outlet_id != outlet.pk
     if existing.fingerprint != fingerprint or elsewhere:
         raise ReceiptConflict()
-    status = member_benefits(existing.member_id).as_dict(tier_snapshot())
-    return OperationResult(200, purchase_summary(existing, balance, status), replayed=True)
+    return PurchaseRecorded(existing, balance, member_status(existing.member_id), repeated=True)
 
 
 def _purchase_create(
@@ -248,7 +267,7 @@ def _purchase_create(
     redeem_points: int,
     fingerprint: str,
     now: datetime,
-) -> OperationResult:
+) -> PurchaseRecorded:
     program = program_settings()
     member_id = accounts.available.member_id
     assert member_id is not None, "member accounts always have a member"
@@ -339,22 +358,25 @@ def _purchase_create(
     if moves:
         tier_moves_announce(moves)
         benefits = member_benefits(member_id)
-    body = purchase_summary(purchase, accounts_short_balance(accounts), benefits.as_dict(tiers))
-    if bonuses:
-        body["bonuses"] = bonuses
-    if badges:
-        body["badges"] = badges_summary(badges)
-    _purchase_webhooks(purchase, body, now)
-    return OperationResult(201, body)
+    recorded = PurchaseRecorded(
+        purchase,
+        accounts_short_balance(accounts),
+        benefits.status(tiers),
+        bonuses=tuple(bonuses),
+        badges=badges_earned(badges) if badges else (),
+    )
+    _purchase_webhooks(recorded, now)
+    return recorded
 
 
-def _purchase_webhooks(purchase: Purchase, body: dict[str, Any], now: datetime) -> None:
+def _purchase_webhooks(recorded: PurchaseRecorded, now: datetime) -> None:
     """Tell the partner that recorded the purchase (sent after commit, if it subscribed)."""
+    purchase = recorded.purchase
     event_data = {
         "purchase": purchase.pk,
         "receipt_id": purchase.receipt_id,
         "card": purchase.card.number,
-        "balance": body["balance"],
+        "balance": asdict(recorded.balance),
     }
     for event, points in (
         ("points.earned", purchase.points_earned),
@@ -455,7 +477,7 @@ def _is_first_purchase(purchase: Purchase) -> bool:
 
 def _first_purchase_bonuses(
     accounts: MemberAccounts, purchase: Purchase, now: datetime
-) -> list[dict[str, Any]]:
+) -> list[AwardedBonus]:
     """Bonuses of a member's first purchase: their own, and a referral's (both sides,
     with the inviting member's first-referral badge)."""
     bonuses = event_bonuses_snapshot()
@@ -464,7 +486,7 @@ def _first_purchase_bonuses(
     awarded = []
     if first is not None:
         points = event_award(accounts, purchase.partner, first.event, "", first.points, now)
-        awarded.append({"event": first.event, "points": points})
+        awarded.append(AwardedBonus(first.event, points))
     referrer_id = Member.objects.values_list("referred_by_id", flat=True).get(pk=purchase.member_id)
     if referrer_id is not None and event_badges_exist(Badge.Rule.FIRST_REFERRAL):
         transaction.on_commit(
@@ -474,7 +496,7 @@ def _first_purchase_bonuses(
         points = event_award(
             accounts, purchase.partner, referral.event, "referee", referral.points, now
         )
-        awarded.append({"event": referral.event, "points": points})
+        awarded.append(AwardedBonus(referral.event, points))
         # The referrer's accounts are locked in a transaction of their own,
         # after this one commits: never two members' locks at once.
         transaction.on_commit(
@@ -482,7 +504,7 @@ def _first_purchase_bonuses(
                 referrer_id=referrer_id, referee_id=purchase.member_id, partner=purchase.partner
             )
         )
-    return [award for award in awarded if award["points"]]
+    return [award for award in awarded if award.points]
 
 
 def _points_earn(

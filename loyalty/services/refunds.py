@@ -1,6 +1,7 @@
 """Refunds: redeemed points returned and earned points reversed in proportion, each
 funder's share on its own, what the member already spent booked as debt."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
@@ -15,7 +16,6 @@ from ..exceptions import (
     InvalidRequest,
     NotFound,
 )
-from ..idempotency import OperationResult, idempotency_claim, request_fingerprint
 from ..ledger import (
     Code,
     Kind,
@@ -36,6 +36,7 @@ from ..program import (
     program_settings,
 )
 from ..selectors import (
+    ShortBalance,
     accounts_short_balance,
 )
 from ..tier_moves import tier_moves_announce
@@ -46,6 +47,14 @@ from ..tiers import (
     tier_snapshot,
 )
 from .purchases import purchase_earned_shares
+
+
+@dataclass(frozen=True)
+class RefundRecorded:
+    """A refund as recorded, with the member's balance after it."""
+
+    refund: Refund
+    balance: ShortBalance
 
 
 def _proportional_share(points: int, refunded: Decimal, total: Decimal) -> int:
@@ -61,9 +70,8 @@ def refund_record(
     purchase_id: int,
     amount: Decimal,
     outlet: Outlet | None = None,
-    idempotency_key: str | None = None,
     now: datetime | None = None,
-) -> OperationResult:
+) -> RefundRecorded:
     """Refund part or all of a purchase.
 
     Redeemed points are returned in proportion; earned points are reversed in
@@ -71,11 +79,7 @@ def refund_record(
     points, and whatever the member already spent is booked as debt that
     future credits repay.
     """
-    fingerprint = request_fingerprint("refund", purchase=purchase_id, amount=amount)
     with transaction.atomic():
-        claim = idempotency_claim(partner=partner, key=idempotency_key, fingerprint=fingerprint)
-        if claim.replay is not None:
-            return claim.replay
         # Lock order everywhere: the purchase row, then the member's accounts.
         purchases = Purchase.objects.select_for_update(of=("self",)).select_related("partner")
         purchases = purchases.filter(pk=purchase_id, partner=partner)
@@ -93,12 +97,10 @@ def refund_record(
                 % {"amount": refundable},
                 field="amount",
             )
-        result = _refund_apply(purchase, amount, now or timezone.now())
-        claim.store(result)
-        return result
+        return _refund_apply(purchase, amount, now or timezone.now())
 
 
-def _refund_apply(purchase: Purchase, amount: Decimal, now: datetime) -> OperationResult:
+def _refund_apply(purchase: Purchase, amount: Decimal, now: datetime) -> RefundRecorded:
     accounts = member_accounts_lock(purchase.member_id)
     refunded_total = purchase.refunded_amount + amount
     # Each funder's share is reversed in proportion on its own, so that over all
@@ -148,17 +150,7 @@ def _refund_apply(purchase: Purchase, amount: Decimal, now: datetime) -> Operati
         points_reversed=F("points_reversed") + reverse,
         points_returned=F("points_returned") + give_back,
     )
-    body = {
-        "id": refund.pk,
-        "purchase": purchase.pk,
-        "amount": str(amount),
-        "points_reversed": reverse,
-        "points_returned": give_back,
-        "debt_booked": debt,
-        "balance": accounts_short_balance(accounts),
-        "created_at": now.isoformat(),
-    }
-    return OperationResult(201, body)
+    return RefundRecorded(refund, accounts_short_balance(accounts))
 
 
 def _refund_activity_subtract(

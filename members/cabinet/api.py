@@ -26,15 +26,14 @@ from loyalty.api_base import (
     IDEMPOTENCY_KEY,
     ErrorSerializer,
     MoneyField,
+    answer_response,
     idempotency_key_header,
-    result_response,
     validated_input,
 )
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import Transfer
 from loyalty.tiers import member_benefits
-from rewards.api import VoucherSerializer
-from rewards.services import reward_redeem, voucher_summary
+from rewards.api import VoucherSerializer, reward_redeem_answer
 
 from ..models import Member
 from ..signin import SignInRefused, password_sign_in
@@ -65,6 +64,15 @@ class SignInFailed(LoyaltyError):
         self.status_code = 429 if refusal.reason == "too_many" else 401
         self.authenticate_header = "Token" if self.status_code == 401 else None
 
+
+# Every /me/ operation: signed in, but with no active member behind the login, is 403.
+MEMBER_RESPONSES = {
+    **ERROR_RESPONSES,
+    403: OpenApiResponse(
+        ErrorSerializer,
+        description="Signed in, but no active member is linked to this login: get a card first.",
+    ),
+}
 
 TOKEN_ERROR_RESPONSES = {
     400: ERROR_RESPONSES[400],
@@ -174,7 +182,7 @@ class MeApi(MemberApiView):
     @extend_schema(
         operation_id="me",
         summary="The signed-in member: profile, card, balance and status",
-        responses={200: MeSerializer, **ERROR_RESPONSES},
+        responses={200: MeSerializer, **MEMBER_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         member = self.member
@@ -248,7 +256,7 @@ class MeHistoryApi(MemberApiView):
             OpenApiParameter("page", int, description="1 for the newest."),
             OpenApiParameter("page_size", int, description="Up to 100; 25 by default."),
         ],
-        responses={200: HistoryPageSerializer, **ERROR_RESPONSES},
+        responses={200: HistoryPageSerializer, **MEMBER_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         paging = validated_input(self.HistoryQuerySerializer, request.query_params)
@@ -282,7 +290,7 @@ class MeRewardsApi(MemberApiView):
     @extend_schema(
         operation_id="me_rewards",
         summary="The catalogue, with what the member can afford now",
-        responses={200: CatalogueItemSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: CatalogueItemSerializer(many=True), **MEMBER_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         available = cabinet_balance(self.member, timezone.now()).available
@@ -296,23 +304,21 @@ class MeRewardRedeemApi(MemberApiView):
         summary="Redeem a reward: points are debited and a voucher issued",
         parameters=[IDEMPOTENCY_KEY],
         request=None,
-        responses={201: VoucherSerializer, **ERROR_RESPONSES},
+        responses={201: VoucherSerializer, **MEMBER_RESPONSES},
     )
     def post(self, request: Request, reward_id: int) -> Response:
-        result = reward_redeem(
-            member_id=self.member.pk,
-            reward_id=reward_id,
-            idempotency_key=idempotency_key_header(request),
+        answer = reward_redeem_answer(
+            member_id=self.member.pk, reward_id=reward_id, key=idempotency_key_header(request)
         )
-        return result_response(result)
+        return answer_response(answer)
 
 
 class MeVouchersApi(MemberApiView):
     @extend_schema(
         operation_id="me_vouchers",
         summary="The member's vouchers, newest first",
-        responses={200: VoucherSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: VoucherSerializer(many=True), **MEMBER_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        vouchers = [voucher_summary(v) for v in member_vouchers(self.member)[:200]]
+        vouchers = member_vouchers(self.member)[:200]
         return Response(VoucherSerializer(vouchers, many=True).data)

@@ -21,9 +21,9 @@ from loyalty.exceptions import LoyaltyError
 from loyalty.leaderboard import leaderboard_board, leaderboard_join, leaderboard_leave
 from loyalty.models import LeaderboardEntry
 from loyalty.tiers import member_benefits, member_tier_progress, tier_snapshot
+from rewards.api import reward_redeem_answer
 from rewards.models import Reward
 from rewards.selectors import reward_redeem_check
-from rewards.services import reward_redeem
 
 from ..auth import signed_in_user
 from ..models import CardLinkCode, Member
@@ -220,10 +220,8 @@ def reward_detail(request: HttpRequest, member: Member, reward_id: int) -> HttpR
     balance = cabinet_balance(member, now)
     if request.method == "POST":
         try:
-            reward_redeem(
-                member_id=member.pk,
-                reward_id=reward.pk,
-                idempotency_key=request.POST.get("key") or None,
+            reward_redeem_answer(
+                member_id=member.pk, reward_id=reward.pk, key=request.POST.get("key") or None
             )
         except LoyaltyError as error:
             messages.error(request, error.message)

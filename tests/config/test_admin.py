@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 
 from loyalty.adjustments import points_adjust
+from loyalty.answers import purchase_answer
 from loyalty.models import Transfer
 from loyalty.services.purchases import purchase_record
 from tests.factories import CardFactory
@@ -151,8 +152,8 @@ def test_a_rule_saved_in_the_admin_applies_to_the_next_purchase(staff_client, op
     response = staff_client.post(reverse("admin:loyalty_earningrule_add"), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     card = Card.objects.first()
-    body = purchase_record(
-        partner=operator, card_number=card.number, receipt_id="R-admin", amount=100
+    body = purchase_answer(
+        purchase_record(partner=operator, card_number=card.number, receipt_id="R-admin", amount=100)
     ).body
     assert body["applied_rules"][-1]["description"] == "Weekend bonus"
 

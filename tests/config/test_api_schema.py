@@ -1,5 +1,8 @@
 import pytest
 import yaml
+from django.http import JsonResponse
+
+from tests.schema_check import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -85,3 +88,20 @@ def test_a_members_referral_code_is_never_null_in_answers(schema):
     code = schema["components"]["schemas"]["MemberOutput"]["properties"]["referral_code"]
     assert code["type"] == "string"
     assert not code.get("nullable")
+
+
+def _answer(body, status=200):
+    return JsonResponse(body, status=status, safe=False)
+
+
+def test_the_schema_check_refuses_answers_off_the_schema():
+    """The API tests' client holds every answer against the schema; it must notice."""
+    balance = {"available": 1, "pending": 0, "debt": 0, "expiring": []}
+    path = "/api/v1/cards/2000000000015/balance/"
+    assert_matches_schema(_answer(balance), path, "get")
+    with pytest.raises(AssertionError, match="off its schema"):
+        assert_matches_schema(_answer({**balance, "phone": "+7"}), path, "get")
+    with pytest.raises(AssertionError, match="off its schema"):
+        assert_matches_schema(_answer({**balance, "available": "1"}), path, "get")
+    with pytest.raises(AssertionError, match="does not declare 418"):
+        assert_matches_schema(_answer(balance, status=418), path, "get")

@@ -27,7 +27,6 @@ from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from loyalty.holds import hold_create
 from loyalty.models import Badge, Journey, RoadmapStep, Tier
@@ -41,6 +40,7 @@ from partners.services import api_key_create, api_key_revoke
 from partners.statements import partner_statements_settle
 from rewards.models import Reward
 from tests.factories import PartnerFactory
+from tests.schema_check import APIClient
 
 pytestmark = pytest.mark.django_db
 
@@ -408,7 +408,6 @@ def world(operator, settings) -> dict[str, Any]:
         outlet=outlet,
         card_number=card.number,
         points=1,
-        idempotency_key="matrix-hold",
     )
     RoadmapStep.objects.create(kind=RoadmapStep.Kind.TIER, tier=Tier.objects.first())
     non_member_sales_record(

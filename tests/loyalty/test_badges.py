@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from loyalty.answers import purchase_answer
 from loyalty.badges import anniversary_badges_award
 from loyalty.models import Badge, MemberBadge, Tier, TierLadder
 from loyalty.selectors import member_balance
@@ -25,13 +26,15 @@ def badge(rule, **fields):
 def buy(card, partner, amount="100", *, items=None, at=None):
     from loyalty.services.purchases import purchase_record
 
-    return purchase_record(
-        partner=partner,
-        card_number=card.number,
-        receipt_id=uuid.uuid4().hex,
-        amount=Decimal(amount),
-        items=items or [],
-        now=at,
+    return purchase_answer(
+        purchase_record(
+            partner=partner,
+            card_number=card.number,
+            receipt_id=uuid.uuid4().hex,
+            amount=Decimal(amount),
+            items=items or [],
+            now=at,
+        )
     ).body
 
 

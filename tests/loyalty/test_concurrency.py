@@ -4,7 +4,6 @@ import itertools
 from decimal import Decimal
 
 import pytest
-from rest_framework.test import APIClient
 
 from loyalty.adjustments import points_adjust
 from loyalty.ledger import Kind, ledger_breaches
@@ -28,6 +27,7 @@ from loyalty.program import program_settings_update
 from loyalty.tier_moves import tiers_recalculate_all
 from partners.services import api_key_create
 from tests.factories import CardFactory, PartnerFactory
+from tests.schema_check import APIClient
 from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -44,7 +44,7 @@ def history(operator):
         partner=operator, card_number=boris.number, receipt_id="B1", amount=1000, now=at(NOV_2)
     )
     refund_record(
-        partner=operator, purchase_id=bought.body["id"], amount=Decimal(500), now=at(NOV_3)
+        partner=operator, purchase_id=bought.purchase.pk, amount=Decimal(500), now=at(NOV_3)
     )
     purchase_record(
         partner=operator, card_number=anna.number, receipt_id="A2", amount=500, now=at(NOV_3)

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from loyalty.answers import purchase_answer
 from loyalty.models import EarningRule, RuleUsage, Tier, TierLadder
 from loyalty.selectors import earning_rules_cache_clear
 from loyalty.services.purchases import purchase_record
@@ -14,13 +15,15 @@ pytestmark = pytest.mark.django_db
 
 
 def buy(card, amount, items=(), at=None):
-    return purchase_record(
-        partner=card.partner,
-        card_number=card.number,
-        receipt_id=str(uuid.uuid4()),
-        amount=Decimal(amount),
-        items=list(items),
-        now=at,
+    return purchase_answer(
+        purchase_record(
+            partner=card.partner,
+            card_number=card.number,
+            receipt_id=str(uuid.uuid4()),
+            amount=Decimal(amount),
+            items=list(items),
+            now=at,
+        )
     ).body
 
 

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from loyalty.answers import purchase_answer
 from loyalty.ledger import Kind
 from loyalty.models import Account, EventAward, EventBonus
 from loyalty.services.purchases import purchase_record
@@ -23,11 +24,13 @@ def issue(pos, serial_card, phone, **extra):
 
 
 def buy(card_number, partner, amount="100"):
-    return purchase_record(
-        partner=partner,
-        card_number=card_number,
-        receipt_id=str(uuid.uuid4()),
-        amount=Decimal(amount),
+    return purchase_answer(
+        purchase_record(
+            partner=partner,
+            card_number=card_number,
+            receipt_id=str(uuid.uuid4()),
+            amount=Decimal(amount),
+        )
     ).body
 
 

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
+from loyalty.answers import purchase_answer
 from loyalty.leaderboard import leaderboard_board, leaderboard_join, leaderboard_refresh
 from loyalty.models import LeaderboardEntry, MemberActivity
 from loyalty.services.purchases import purchase_record
@@ -25,12 +26,14 @@ NOV_20 = datetime(2026, 11, 20, 12, tzinfo=ZONE)
 
 
 def buy(card, partner, amount, at):
-    return purchase_record(
-        partner=partner,
-        card_number=card.number,
-        receipt_id=uuid.uuid4().hex,
-        amount=Decimal(amount),
-        now=at,
+    return purchase_answer(
+        purchase_record(
+            partner=partner,
+            card_number=card.number,
+            receipt_id=uuid.uuid4().hex,
+            amount=Decimal(amount),
+            now=at,
+        )
     ).body
 
 

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from loyalty.adjustments import points_adjust
+from loyalty.answers import purchase_answer, refund_answer
 from loyalty.exceptions import InsufficientPoints, InvalidRequest
 from loyalty.jobs import lots_expire_due, pending_release_due
 from loyalty.ledger import ledger_breaches, system_account_cache_clear
@@ -58,13 +59,15 @@ def _apply(op, card, model: Model) -> None:
     name, value, extra = op
     if name == "purchase":
         try:
-            body = purchase_record(
-                partner=card.partner,
-                card_number=card.number,
-                receipt_id=str(uuid.uuid4()),
-                amount=Decimal(value) / 100,
-                redeem_points=extra,
-                now=model.now,
+            body = purchase_answer(
+                purchase_record(
+                    partner=card.partner,
+                    card_number=card.number,
+                    receipt_id=str(uuid.uuid4()),
+                    amount=Decimal(value) / 100,
+                    redeem_points=extra,
+                    now=model.now,
+                )
             ).body
         except (InsufficientPoints, InvalidRequest):
             return
@@ -76,7 +79,9 @@ def _apply(op, card, model: Model) -> None:
         amount = (left * extra / 100).quantize(Decimal("0.01"))
         if amount <= 0:
             return
-        body = refund_record(partner=card.partner, purchase_id=bought.pk, amount=amount).body
+        body = refund_answer(
+            refund_record(partner=card.partner, purchase_id=bought.pk, amount=amount)
+        ).body
         model.net_points += body["points_returned"] - body["points_reversed"]
     elif name == "release":
         model.now += timedelta(days=value)

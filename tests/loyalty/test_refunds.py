@@ -25,7 +25,7 @@ def buy(card, amount, redeem=0, receipt=None):
         amount=Decimal(amount),
         redeem_points=redeem,
     )
-    return result.body["id"]
+    return result.purchase.pk
 
 
 def refund(client, purchase_id, amount, key=None):

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from loyalty.answers import purchase_answer
 from loyalty.exceptions import InvalidRequest
 from loyalty.models import MemberTier, Tier, TierChange, TierLadder
 from loyalty.services.purchases import purchase_record
@@ -27,12 +28,14 @@ NOV_10 = datetime(2026, 11, 10, 12, tzinfo=UTC)
 
 
 def buy(card, amount, *, at=NOV_10, pos=None):
-    return purchase_record(
-        partner=card.partner,
-        card_number=card.number,
-        receipt_id=str(uuid.uuid4()),
-        amount=Decimal(amount),
-        now=at,
+    return purchase_answer(
+        purchase_record(
+            partner=card.partner,
+            card_number=card.number,
+            receipt_id=str(uuid.uuid4()),
+            amount=Decimal(amount),
+            now=at,
+        )
     ).body
 
 

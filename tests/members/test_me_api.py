@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.test import APIClient
 
 from loyalty.adjustments import points_adjust
 from loyalty.services.purchases import purchase_record
@@ -12,6 +11,7 @@ from members.models import Member
 from rewards.models import Reward, Voucher
 from rewards.services import reward_redeem
 from tests.factories import CardFactory, OutletFactory
+from tests.schema_check import APIClient
 
 pytestmark = pytest.mark.django_db
 

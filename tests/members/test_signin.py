@@ -15,12 +15,12 @@ from allauth.mfa.totp.internal.auth import (
 )
 from django.contrib.auth.models import User
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from members.middleware import LAST_SEEN_AT, SIGNED_IN_AT
 from members.models import CabinetPhone, Cashier, Member
 from members.signin import TILL_BACKEND
 from tests.factories import CardFactory, OutletFactory
+from tests.schema_check import APIClient
 
 pytestmark = pytest.mark.django_db
 

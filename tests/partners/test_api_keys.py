@@ -1,11 +1,11 @@
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from rest_framework.test import APIClient
 
 from partners.models import ApiKey
 from partners.services import api_key_create, api_key_revoke
 from tests.factories import OutletFactory, PartnerFactory
+from tests.schema_check import APIClient
 
 pytestmark = pytest.mark.django_db
 

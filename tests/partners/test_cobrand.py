@@ -29,11 +29,11 @@ def test_a_cobranded_card_earns_the_partners_multiplier(operator, program, bank)
     result = purchase_record(
         partner=operator, card_number=card.number, receipt_id="R1", amount=Decimal("1000")
     )
-    assert result.body["points_earned"] == 15
-    rules = {rule["rule"]: rule for rule in result.body["applied_rules"]}
+    assert result.purchase.points_earned == 15
+    rules = {rule["rule"]: rule for rule in result.purchase.applied_rules}
     assert rules[f"cobrand:{bank.pk}"]["points"] == 5
     assert rules[f"cobrand:{bank.pk}"]["description"] == "Bank card ×1.5"  # noqa: RUF001
-    refund_record(partner=operator, purchase_id=result.body["id"], amount=Decimal("1000"))
+    refund_record(partner=operator, purchase_id=result.purchase.pk, amount=Decimal("1000"))
     assert not ledger_breaches()
 
 
@@ -46,9 +46,9 @@ def test_the_card_partner_pays_for_the_extra_points_and_gets_them_back_on_refund
     )
     assert (_net_issued(operator), _net_issued(bank)) == (10, 5)
 
-    refund_record(partner=operator, purchase_id=bought.body["id"], amount=Decimal("500"))
+    refund_record(partner=operator, purchase_id=bought.purchase.pk, amount=Decimal("500"))
     assert (_net_issued(operator), _net_issued(bank)) == (5, 3)  # each share halved, rounded down
-    refund_record(partner=operator, purchase_id=bought.body["id"], amount=Decimal("500"))
+    refund_record(partner=operator, purchase_id=bought.purchase.pk, amount=Decimal("500"))
     assert (_net_issued(operator), _net_issued(bank)) == (0, 0)
     assert not ledger_breaches()
 
@@ -67,9 +67,9 @@ def test_points_already_released_and_spent_are_reversed_per_payer_into_debt(
         amount=Decimal("100"),
         redeem_points=30,
     )
-    refund = refund_record(partner=operator, purchase_id=bought.body["id"], amount=Decimal("2000"))
+    refund = refund_record(partner=operator, purchase_id=bought.purchase.pk, amount=Decimal("2000"))
     # 20 points paid for by the operator, 10 by the bank, all spent: all of it is debt.
-    assert (refund.body["points_reversed"], refund.body["debt_booked"]) == (30, 30)
+    assert (refund.refund.points_reversed, refund.refund.debt_booked) == (30, 30)
     assert (_net_issued(operator), _net_issued(bank)) == (0, 0)
     assert not ledger_breaches()
 
@@ -93,7 +93,7 @@ def test_the_operators_own_cards_earn_no_extra(operator, program, bank):
     result = purchase_record(
         partner=operator, card_number=card.number, receipt_id="R1", amount=Decimal("1000")
     )
-    assert result.body["points_earned"] == 10
+    assert result.purchase.points_earned == 10
 
 
 def test_a_multiplier_saved_in_the_admin_applies_at_once(client, operator, program):

@@ -36,7 +36,7 @@ def test_figures_are_priced_at_the_rate_of_their_day(operator, program):
     bought = purchase_record(
         partner=bank, card_number=card.number, receipt_id="B1", amount=2000, redeem_points=30
     )
-    refund_record(partner=bank, purchase_id=bought.body["id"], amount=Decimal("1000"))
+    refund_record(partner=bank, purchase_id=bought.purchase.pk, amount=Decimal("1000"))
     figures = partner_period_figures(bank, MONTH_START, MONTH_END)
     assert (figures.points_issued, figures.points_reversed) == (19, 9)
     assert (figures.points_redeemed, figures.points_returned) == (30, 15)
@@ -92,7 +92,7 @@ def test_the_partners_figures_reconcile_with_the_members_balances(operator, ops)
         if refunded is not None:
             refund_record(
                 partner=partners[who],
-                purchase_id=result.body["id"],
+                purchase_id=result.purchase.pk,
                 amount=Decimal(amount) * refunded,
             )
     # Examples share the database: compare what changed during this one.

@@ -209,7 +209,7 @@ def test_statements_reconcile_with_the_ledger_however_late_the_rates(operator, m
             if refunded is not None:
                 refund_record(
                     partner=partners[who],
-                    purchase_id=bought.body["id"],
+                    purchase_id=bought.purchase.pk,
                     amount=Decimal(amount) * refunded,
                     now=at(MONTHS[index].replace(day=day), hour=18),
                 )

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.adjustments import points_adjust
+from loyalty.answers import hold_answer
 from loyalty.holds import hold_create, holds_expire_due
 from loyalty.models import Tier, TierLadder
 from loyalty.services.purchases import purchase_record
@@ -233,7 +234,9 @@ def test_a_hold_that_ran_out_is_reported_to_its_partner(operator, card, program,
         partner=operator, url=receiver.url, events=["hold.expired"], secret=webhook_secret_new()
     )
     points_adjust(member=card.member, points=50, reason="balance")
-    hold = hold_create(partner=operator, card_number=card.number, points=30, minutes=1).body
+    hold = hold_answer(
+        hold_create(partner=operator, card_number=card.number, points=30, minutes=1)
+    ).body
     holds_expire_due(now=timezone.now() + timedelta(minutes=2))
     delivery = WebhookDelivery.objects.get(event="hold.expired")
     assert (delivery.payload["data"]["hold"], delivery.payload["data"]["points"]) == (

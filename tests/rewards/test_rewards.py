@@ -12,6 +12,7 @@ from loyalty.exceptions import Conflict, InsufficientPoints
 from loyalty.ledger import Code, ledger_breaches
 from loyalty.models import Lot, MemberTier, Tier, TierLadder, Transfer
 from loyalty.program import program_settings_update
+from rewards.api import reward_redeem_answer
 from rewards.models import Reward, Voucher
 from rewards.selectors import VOUCHER_ALPHABET, VOUCHER_CODE_LENGTH
 from rewards.services import personal_offer_issue, reward_redeem
@@ -41,7 +42,7 @@ def member(operator, program):
 
 def test_redeeming_debits_the_cost_and_issues_a_voucher(member):
     reward = discount_reward(voucher_valid_days=14)
-    result = reward_redeem(member_id=member.pk, reward_id=reward.pk)
+    result = reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key=None)
     assert result.status == 201
     voucher = Voucher.objects.get()
     assert result.body["code"] == voucher.code
@@ -71,7 +72,7 @@ def test_redemption_spends_the_soonest_expiring_points_first(operator, program):
 def test_two_vouchers_never_share_a_code(member):
     reward = discount_reward(point_cost=10)
     for key in ("a", "b", "c"):
-        reward_redeem(member_id=member.pk, reward_id=reward.pk, idempotency_key=key)
+        reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key=key)
     assert Voucher.objects.values("code").distinct().count() == 3
 
 
@@ -91,8 +92,8 @@ def test_the_program_minimum_balance_applies_to_rewards(member):
 
 def test_a_retried_redemption_is_one_voucher(member):
     reward = discount_reward()
-    first = reward_redeem(member_id=member.pk, reward_id=reward.pk, idempotency_key="tap-1")
-    again = reward_redeem(member_id=member.pk, reward_id=reward.pk, idempotency_key="tap-1")
+    first = reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key="tap-1")
+    again = reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key="tap-1")
     assert again.replayed
     assert again.body == first.body
     assert Voucher.objects.count() == 1
@@ -103,18 +104,18 @@ def test_members_cannot_replay_each_others_keys(member):
     other = MemberFactory()
     points_adjust(member=other, points=100, reason="balance")
     reward = discount_reward()
-    mine = reward_redeem(member_id=member.pk, reward_id=reward.pk, idempotency_key="1")
-    theirs = reward_redeem(member_id=other.pk, reward_id=reward.pk, idempotency_key="1")
+    mine = reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key="1")
+    theirs = reward_redeem_answer(member_id=other.pk, reward_id=reward.pk, key="1")
     assert not theirs.replayed
     assert theirs.body["code"] != mine.body["code"]
 
 
 def test_the_per_member_limit_counts_earlier_redemptions(member):
     reward = discount_reward(point_cost=10, per_member_limit=2)
-    reward_redeem(member_id=member.pk, reward_id=reward.pk, idempotency_key="1")
-    reward_redeem(member_id=member.pk, reward_id=reward.pk, idempotency_key="2")
+    reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key="1")
+    reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key="2")
     with pytest.raises(Conflict, match=r"most times allowed \(2\)"):
-        reward_redeem(member_id=member.pk, reward_id=reward.pk, idempotency_key="3")
+        reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key="3")
     assert available_points(member) == 230
 
 
@@ -124,9 +125,9 @@ def test_a_tier_restricted_reward_needs_the_tier(member):
     reward = discount_reward()
     reward.tiers.add(gold)
     with pytest.raises(Conflict, match="higher tier"):
-        reward_redeem(member_id=member.pk, reward_id=reward.pk, idempotency_key="1")
+        reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key="1")
     MemberTier.objects.create(member=member, ladder=ladder, tier=gold, since=timezone.now())
-    result = reward_redeem(member_id=member.pk, reward_id=reward.pk, idempotency_key="2")
+    result = reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key="2")
     assert result.status == 201
 
 
@@ -149,9 +150,9 @@ def test_an_unavailable_reward_cannot_be_redeemed(member, fields):
 
 def test_the_last_item_of_stock_goes_once(member):
     reward = discount_reward(point_cost=10, stock=1)
-    reward_redeem(member_id=member.pk, reward_id=reward.pk, idempotency_key="1")
+    reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key="1")
     with pytest.raises(Conflict, match="not available"):
-        reward_redeem(member_id=member.pk, reward_id=reward.pk, idempotency_key="2")
+        reward_redeem_answer(member_id=member.pk, reward_id=reward.pk, key="2")
     reward.refresh_from_db()
     assert reward.stock == 0
 

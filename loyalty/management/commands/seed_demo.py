@@ -531,7 +531,7 @@ class Command(BaseCommand):
                 (pharmacy, None) if rng.random() < 0.125 else (operator, rng.choice(outlets))
             )
             try:
-                body = purchase_record(
+                recorded = purchase_record(
                     partner=partner,
                     outlet=outlet,
                     card_number=card_number,
@@ -547,12 +547,12 @@ class Command(BaseCommand):
                     ],
                     redeem_points=rng.choice([0, 0, 0, 10, 50]),
                     now=moment,
-                ).body
+                )
             except LoyaltyError:
                 continue  # not enough points to redeem: the customer paid in full elsewhere
             if rng.random() < 0.05:
                 refund_record(
-                    partner=partner, purchase_id=body["id"], amount=amount / 2, now=moment
+                    partner=partner, purchase_id=recorded.purchase.pk, amount=amount / 2, now=moment
                 )
 
     def _print_logins(self, operator: Partner) -> None:
