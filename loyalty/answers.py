@@ -7,7 +7,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .api_base import InstantField, MoneyField
+from web.api import InstantField, MoneyField
+
 from .idempotency import Answer
 from .models import ClubMembership, Hold, Purchase
 from .selectors import short_balance

@@ -10,6 +10,16 @@ from rest_framework.views import APIView
 
 from members.selectors import member_by_card
 from partners.authentication import ApiKeyCardThrottle, ApiKeyLookupThrottle, request_api_key
+from web.api import (
+    ERROR_RESPONSES,
+    IDEMPOTENCY_KEY,
+    LOOKUP_RESPONSES,
+    MoneyField,
+    answer_response,
+    card_number_field,
+    idempotency_key_header,
+    validated_input,
+)
 
 from .answers import (
     BalanceSerializer,
@@ -24,16 +34,6 @@ from .answers import (
     purchase_answer,
     purchase_body,
     refund_answer,
-)
-from .api_base import (
-    ERROR_RESPONSES,
-    IDEMPOTENCY_KEY,
-    LOOKUP_RESPONSES,
-    MoneyField,
-    answer_response,
-    card_number_field,
-    idempotency_key_header,
-    validated_input,
 )
 from .club import club_join_by_card
 from .exceptions import NotFound

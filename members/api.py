@@ -8,11 +8,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.answers import BalanceSerializer, StatusSerializer, member_status_body
-from loyalty.api_base import LOOKUP_RESPONSES, card_number_field, validated_input
 from loyalty.exceptions import InvalidRequest
 from loyalty.selectors import member_balance
 from partners.authentication import ApiKeyLookupThrottle, request_api_key
 from partners.models import Partner
+from web.api import LOOKUP_RESPONSES, card_number_field, validated_input
 
 from .models import Card, CardClaim, Member
 from .selectors import member_by_card, member_by_phone, member_shown_to

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from loyalty.api_base import ERROR_RESPONSES, ErrorSerializer
+from web.api import ERROR_RESPONSES, ErrorSerializer
 
 from .authentication import request_api_key
 from .models import Statement, StatementLine

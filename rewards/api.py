@@ -7,7 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from loyalty.api_base import (
+from loyalty.idempotency import Answer, idempotent_answer
+from members.selectors import member_usable_card
+from partners.authentication import ApiKeyCardThrottle, ApiKeyLookupThrottle, request_api_key
+from partners.selectors import operator_partner
+from web.api import (
     IDEMPOTENCY_KEY,
     LOOKUP_RESPONSES,
     InstantField,
@@ -16,10 +20,6 @@ from loyalty.api_base import (
     idempotency_key_header,
     validated_input,
 )
-from loyalty.idempotency import Answer, idempotent_answer
-from members.selectors import member_usable_card
-from partners.authentication import ApiKeyCardThrottle, ApiKeyLookupThrottle, request_api_key
-from partners.selectors import operator_partner
 
 from .models import Reward, Voucher
 from .selectors import voucher_by_code, voucher_code_normalize, voucher_refusal

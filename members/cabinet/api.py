@@ -21,7 +21,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from loyalty.api_base import (
+from loyalty.exceptions import LoyaltyError
+from loyalty.models import Transfer
+from loyalty.tiers import member_benefits
+from rewards.api import VoucherSerializer, reward_redeem_answer
+from web.api import (
     ERROR_RESPONSES,
     IDEMPOTENCY_KEY,
     ErrorSerializer,
@@ -30,10 +34,6 @@ from loyalty.api_base import (
     idempotency_key_header,
     validated_input,
 )
-from loyalty.exceptions import LoyaltyError
-from loyalty.models import Transfer
-from loyalty.tiers import member_benefits
-from rewards.api import VoucherSerializer, reward_redeem_answer
 
 from ..models import Member
 from ..signin import SignInRefused, password_sign_in

@@ -13,7 +13,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("config", "members", "loyalty", "rewards", "partners")
+PACKAGES = ("config", "members", "loyalty", "rewards", "partners", "web")
 
 
 def layer_entries() -> list[str]:

@@ -6,7 +6,7 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE = ROOT / "locale"
-APPS = ["config", "loyalty", "members", "partners", "rewards"]
+APPS = ["config", "loyalty", "members", "partners", "rewards", "web"]
 KEYWORDS = {"_": None, "gettext": None, "gettext_lazy": None, "pgettext": (1, 2)}
 
 

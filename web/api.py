@@ -14,10 +14,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from loyalty.exceptions import InsufficientPoints, InvalidRequest, LookupMiss, LoyaltyError
+from loyalty.idempotency import Answer
 from partners.authentication import ApiKeyCardThrottle, lookup_miss_count
-
-from .exceptions import InsufficientPoints, InvalidRequest, LookupMiss, LoyaltyError
-from .idempotency import Answer
 
 
 class ErrorSerializer(serializers.Serializer):
