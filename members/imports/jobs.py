@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 from members.models import CardImport
 
 from .reader import UnreadableFile
-from .runner import ImportRefused, ImportSummary, cards_import
+from .report import ImportSummary
+from .runner import ImportRefused, cards_import
 
 logger = logging.getLogger(__name__)
 

@@ -128,7 +128,7 @@ def test_an_unexpected_error_fails_the_job_with_a_generic_message_and_logs_it(
 def test_an_import_that_breaks_midway_fails_and_leaves_nothing(
     staff, operator, program, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from members.imports import runner
+    from members.imports import inserting, runner
 
     rows = "".join(f"{ean13_from_serial('777', i)};5\r\n" for i in range(1, 40))
     with django_capture_on_commit_callbacks(execute=True):
@@ -136,14 +136,14 @@ def test_an_import_that_breaks_midway_fails_and_leaves_nothing(
     job = CardImport.objects.get()
     assert job.status == CardImport.Status.CHECKED
     monkeypatch.setattr(runner, "CHUNK_ROWS", 10)
-    insert = runner._Inserter.chunk_insert
+    insert = inserting.Inserter.chunk_insert
 
     def third_chunk_fails(self, chunk):
         if chunk.first_row > 20:
             raise RuntimeError("the server closed the connection")
         insert(self, chunk)
 
-    monkeypatch.setattr(runner._Inserter, "chunk_insert", third_chunk_fails)
+    monkeypatch.setattr(inserting.Inserter, "chunk_insert", third_chunk_fails)
     with django_capture_on_commit_callbacks(execute=True):
         staff.post(reverse("admin:members_cardimport_confirm", args=[job.pk]))
     job.refresh_from_db()

@@ -371,10 +371,10 @@ def test_a_failure_while_inserting_stops_the_reading_thread(
     import sys
     import threading
 
-    from members.imports import runner
+    from members.imports import inserting, runner
 
     monkeypatch.setattr(runner, "CHUNK_ROWS", 10)
-    insert = runner._Inserter.chunk_insert
+    insert = inserting.Inserter.chunk_insert
     inserted = []
 
     def second_chunk_fails(self, chunk):
@@ -383,7 +383,7 @@ def test_a_failure_while_inserting_stops_the_reading_thread(
         inserted.append(chunk.first_row)
         insert(self, chunk)
 
-    monkeypatch.setattr(runner._Inserter, "chunk_insert", second_chunk_fails)
+    monkeypatch.setattr(inserting.Inserter, "chunk_insert", second_chunk_fails)
     rows = "".join(f"{number(i)}\n" for i in range(1, 500))
     path = write(tmp_path / "cards.csv", "card_number\n" + rows)
     interval = sys.getswitchinterval()
@@ -423,7 +423,7 @@ def test_referral_codes_already_held_are_drawn_again(operator, monkeypatch):
 def test_the_seen_filter_never_misses_a_repeat(keys):
     """A Bloom filter may flag a new key (SQL then finds it is not a repeat), but never
     lets a repeat pass unflagged: that row would be imported twice."""
-    from members.imports.runner import SeenFilter
+    from members.imports.parsing import SeenFilter
 
     seen = SeenFilter()
     added: set[str] = set()

@@ -3,12 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from members.imports.reader import UnreadableFile
-from members.imports.runner import (
-    ON_CONFLICT,
-    ImportRefused,
-    cards_import,
-    report_default_path,
-)
+from members.imports.report import report_default_path
+from members.imports.runner import ON_CONFLICT, ImportRefused, cards_import
 
 
 def _mapping(pairs: list[str]) -> dict[str, str]:
