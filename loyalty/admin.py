@@ -23,9 +23,9 @@ from unfold.widgets import (
 from members.exports import table_response
 from members.models import Member
 from members.selectors import member_by_card_or_phone
+from web.admin_pages import ACTION_PAGE, PeriodForm, ReadOnlyAdmin, ReportAdmin, admin_page
 
 from .adjustments import adjustment_approve, adjustment_reject
-from .admin_pages import ACTION_PAGE, PeriodForm, ReadOnlyAdmin, ReportAdmin, admin_page
 from .badges import badges_cache_clear
 from .club import club_join
 from .exceptions import LoyaltyError

@@ -9,7 +9,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action
 from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget
 
-from loyalty.admin_pages import ReadOnlyAdmin, post_confirmed
+from web.admin_pages import ReadOnlyAdmin, post_confirmed
 
 from .models import (
     ApiKey,

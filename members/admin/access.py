@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
-from loyalty.admin_pages import ReadOnlyAdmin
+from web.admin_pages import ReadOnlyAdmin
 
 admin.site.unregister(User)
 admin.site.unregister(Group)

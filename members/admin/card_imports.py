@@ -27,7 +27,7 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from loyalty.admin_pages import ACTION_PAGE, admin_page
+from web.admin_pages import ACTION_PAGE, admin_page
 
 from ..imports.fields import FIELDS
 from ..imports.jobs import card_import_confirm, card_import_upload, progress_rows

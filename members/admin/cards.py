@@ -16,10 +16,10 @@ from unfold.widgets import (
     UnfoldAdminTextInputWidget,
 )
 
-from loyalty.admin_pages import ACTION_PAGE, ReadOnlyAdmin, admin_page
 from loyalty.exceptions import LoyaltyError
 from loyalty.program import program_settings
 from partners.models import OPERATOR_PARTNER_CODE, Partner
+from web.admin_pages import ACTION_PAGE, ReadOnlyAdmin, admin_page
 
 from ..ean import ean13_from_serial
 from ..exports import csv_response, xlsx_response

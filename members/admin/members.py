@@ -27,13 +27,13 @@ from unfold.widgets import (
 )
 
 from loyalty.adjustments import adjustment_request
-from loyalty.admin_pages import ACTION_PAGE, admin_page
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import MemberTier, Tier, TierLadder
 from loyalty.program import program_settings
 from loyalty.selectors import member_balance
 from loyalty.tiers import tier_floor_set
 from rewards.services import personal_offer_issue
+from web.admin_pages import ACTION_PAGE, admin_page
 
 from ..auth import signed_in_user
 from ..exports import csv_response, xlsx_response

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_pages import PeriodForm, ReportAdmin, admin_page
 from loyalty.reports import days_bounds
+from web.admin_pages import PeriodForm, ReportAdmin, admin_page
 
 from ..exports import table_response
 from ..models import CashierReport, DataQualityReport
