@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from web.api import InstantField, MoneyField
+from web.api import InstantField, MoneyField, rendered
 
 from .idempotency import Answer
 from .models import ClubMembership, Hold, Purchase
@@ -55,7 +55,7 @@ class StatusSerializer(serializers.Serializer):
 
 
 def member_status_body(member_id: int) -> dict[str, Any]:
-    return dict(StatusSerializer(member_status(member_id)).data)
+    return rendered(StatusSerializer, member_status(member_id))
 
 
 class AppliedRuleSerializer(serializers.Serializer):
@@ -109,7 +109,7 @@ class PurchaseOutputSerializer(_OmitsEmptyLists):
 
 def purchase_answer(recorded: PurchaseRecorded) -> Answer:
     """201 with the purchase; 200 for a receipt recorded before with the same data."""
-    body = PurchaseOutputSerializer(recorded).data
+    body = rendered(PurchaseOutputSerializer, recorded)
     if recorded.repeated:
         return Answer(200, body, replayed=True)
     return Answer(201, body)
@@ -119,7 +119,7 @@ def purchase_body(purchase: Purchase) -> dict[str, Any]:
     """A recorded purchase with its member's balance and status now (the detail view)."""
     member_id = purchase.member_id
     recorded = PurchaseRecorded(purchase, short_balance(member_id), member_status(member_id))
-    return dict(PurchaseOutputSerializer(recorded).data)
+    return rendered(PurchaseOutputSerializer, recorded)
 
 
 class RefundOutputSerializer(serializers.Serializer):
@@ -134,7 +134,7 @@ class RefundOutputSerializer(serializers.Serializer):
 
 
 def refund_answer(recorded: RefundRecorded) -> Answer:
-    return Answer(201, RefundOutputSerializer(recorded).data)
+    return Answer(201, rendered(RefundOutputSerializer, recorded))
 
 
 class EventOutputSerializer(_OmitsEmptyLists):
@@ -149,7 +149,7 @@ class EventOutputSerializer(_OmitsEmptyLists):
 
 
 def event_answer(rewarded: EventRewarded) -> Answer:
-    return Answer(201, EventOutputSerializer(rewarded).data)
+    return Answer(201, rendered(EventOutputSerializer, rewarded))
 
 
 class ClubMembershipOutputSerializer(serializers.Serializer):
@@ -163,7 +163,7 @@ class ClubMembershipOutputSerializer(serializers.Serializer):
 
 
 def club_membership_answer(membership: ClubMembership) -> Answer:
-    return Answer(201, ClubMembershipOutputSerializer(membership).data)
+    return Answer(201, rendered(ClubMembershipOutputSerializer, membership))
 
 
 class HoldSerializer(serializers.Serializer):
@@ -179,8 +179,8 @@ class HoldSerializer(serializers.Serializer):
 
     @extend_schema_field(ShortBalanceSerializer)
     def get_balance(self, hold: Hold) -> dict[str, Any]:
-        return dict(ShortBalanceSerializer(short_balance(hold.member_id)).data)
+        return rendered(ShortBalanceSerializer, short_balance(hold.member_id))
 
 
 def hold_answer(hold: Hold) -> Answer:
-    return Answer(201, HoldSerializer(hold).data)
+    return Answer(201, rendered(HoldSerializer, hold))

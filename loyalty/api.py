@@ -18,6 +18,7 @@ from web.api import (
     answer_response,
     card_number_field,
     idempotency_key_header,
+    rendered,
     validated_input,
 )
 
@@ -375,7 +376,7 @@ class HoldCaptureApi(APIView):
     def post(self, request: Request, hold_id: int) -> Response:
         key = request_api_key(request)
         hold = hold_capture(partner=key.partner, outlet=key.outlet, hold_id=hold_id)
-        return Response(HoldSerializer(hold).data)
+        return Response(rendered(HoldSerializer, hold))
 
 
 class HoldVoidApi(APIView):
@@ -388,4 +389,4 @@ class HoldVoidApi(APIView):
     def post(self, request: Request, hold_id: int) -> Response:
         key = request_api_key(request)
         hold = hold_void(partner=key.partner, outlet=key.outlet, hold_id=hold_id)
-        return Response(HoldSerializer(hold).data)
+        return Response(rendered(HoldSerializer, hold))

@@ -18,6 +18,7 @@ from web.api import (
     MoneyField,
     answer_response,
     idempotency_key_header,
+    rendered,
     validated_input,
 )
 
@@ -43,11 +44,11 @@ class VoucherSerializer(serializers.Serializer):
 
 
 def voucher_issued_answer(voucher: Voucher) -> Answer:
-    return Answer(201, VoucherSerializer(voucher).data)
+    return Answer(201, rendered(VoucherSerializer, voucher))
 
 
 def voucher_used_answer(voucher: Voucher) -> Answer:
-    return Answer(200, VoucherSerializer(voucher).data)
+    return Answer(200, rendered(VoucherSerializer, voucher))
 
 
 def reward_redeem_answer(*, member_id: int, reward_id: int, key: str | None) -> Answer:
@@ -84,7 +85,7 @@ class VoucherDetailApi(APIView):
         card = member_usable_card(voucher.member)
         return Response(
             {
-                **VoucherSerializer(voucher).data,
+                **rendered(VoucherSerializer, voucher),
                 "card": card.number if card else None,
                 "usable": refusal is None,
                 "refusal": refusal,

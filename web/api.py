@@ -1,6 +1,7 @@
 """What every API view shares: input validation and one error shape,
 `{"error": code, "detail": message, "fields": {...}}`."""
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -131,6 +132,18 @@ class InstantField(serializers.DateTimeField):
 
     def to_representation(self, value: datetime) -> str:
         return value.isoformat()
+
+
+@functools.cache
+def _bound(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    return serializer_class()
+
+
+def rendered(serializer_class: type[serializers.Serializer], instance: Any) -> dict[str, Any]:
+    """`instance` as the output serializer renders it, through one bound instance per class:
+    making a serializer deep-copies its fields, about 1 ms for a purchase's answer on every
+    request, where rendering with a bound one takes 40 µs."""
+    return dict(_bound(serializer_class).to_representation(instance))
 
 
 def validated_input(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

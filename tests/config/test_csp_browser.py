@@ -149,6 +149,8 @@ def test_the_till_works_under_the_strict_policy(live_server, page, violations, o
     points_adjust(member=card.member, points=42, reason="welcome")
 
     open_page(page, f"{live_server.url}/till/")
+    # The login has its name field focused; wait for it, or a loaded machine loses a key.
+    expect(page.locator("input[name=username]")).to_be_focused()
     page.keyboard.type("kasia")
     page.keyboard.press("Tab")
     page.keyboard.type("till-pass-2026")
