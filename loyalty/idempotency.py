@@ -12,17 +12,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from partners.models import Partner
 
+from .db_faults import transaction_retryable
 from .exceptions import IdempotencyConflict, InvalidRequest
 from .fingerprints import request_fingerprint
 from .models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
+# A deadlock or serialization failure is retried this many times in all before it is
+# answered as the database being unavailable.
+TRANSACTION_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -55,16 +59,26 @@ def idempotent_answer[Result](
     the claim, the work and the stored answer commit or roll back together.
     """
     fingerprint = request_fingerprint(operation, **request)
-    with transaction.atomic():
-        record_id, replay = _claim(partner, key, fingerprint)
-        if replay is not None:
-            return replay
-        given = answer(run())
-        if record_id is not None:
-            IdempotencyRecord.objects.filter(pk=record_id).update(
-                response_status=given.status, response_body=given.body
-            )
-        return given
+    attempt = 1
+    while True:
+        try:
+            with transaction.atomic():
+                record_id, replay = _claim(partner, key, fingerprint)
+                if replay is not None:
+                    return replay
+                given = answer(run())
+                if record_id is not None:
+                    IdempotencyRecord.objects.filter(pk=record_id).update(
+                        response_status=given.status, response_body=given.body
+                    )
+                return given
+        except OperationalError as error:
+            # A deadlock or serialization failure rolled everything back: run it again
+            # whole, unless this is only part of a caller's transaction.
+            again = attempt < TRANSACTION_ATTEMPTS and not connection.in_atomic_block
+            if not (again and transaction_retryable(error)):
+                raise
+            attempt += 1
 
 
 def _claim(partner: Partner, key: str | None, fingerprint: str) -> tuple[int | None, Answer | None]:

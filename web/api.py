@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.validators import RegexValidator
-from django.db import IntegrityError, OperationalError
+from django.db import IntegrityError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from loyalty.db_faults import database_unavailable
 from loyalty.exceptions import InsufficientPoints, InvalidRequest, LookupMiss, LoyaltyError
 from loyalty.idempotency import Answer
 from partners.authentication import ApiKeyCardThrottle, lookup_miss_count
@@ -78,8 +79,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return _error("invalid", _("The request has invalid fields."), 400, _flat_errors(detail))
     if isinstance(exc, Http404):
         return _error("not_found", _("Not found."), 404)
-    if isinstance(exc, IntegrityError | OperationalError):
-        # A race the services did not resolve (or a lock timeout): safe to retry.
+    if database_unavailable(exc):
+        unavailable = _error(
+            "unavailable",
+            _("The service cannot record this now; retry with the same Idempotency-Key."),
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        unavailable["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return unavailable
+    if isinstance(exc, IntegrityError):
+        # A race the services did not resolve: safe to retry.
         return _error(
             "conflict",
             _("A concurrent request changed the same data; retry the request."),
@@ -92,11 +101,29 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+# How long a client waits before retrying when the database cannot serve.
+RETRY_AFTER_SECONDS = 5
+
 ERROR_RESPONSES = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input, with field errors."),
     401: OpenApiResponse(ErrorSerializer, description="Missing, invalid or revoked API key."),
     404: OpenApiResponse(ErrorSerializer, description="Not found (unknown or inactive card)."),
-    409: OpenApiResponse(ErrorSerializer, description="Conflicts with the current state."),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description=(
+            "Conflicts with the current state: `insufficient_points`, `receipt_conflict` and "
+            "`idempotency_conflict` are final (do not retry); `conflict` from a concurrent "
+            "request may be retried with the same Idempotency-Key."
+        ),
+    ),
+    503: OpenApiResponse(
+        ErrorSerializer,
+        description=(
+            "`unavailable`: the database could not do the work now (unreachable, restarting, "
+            "read-only, or out of time) and nothing was recorded. Retry after `Retry-After` "
+            "seconds with the same Idempotency-Key."
+        ),
+    ),
 }
 
 # Lookups by card, phone or voucher code are rate-limited per API key.

@@ -164,6 +164,9 @@ def database_settings(default_url: str) -> dict:
     # atomic blocks, so row locks are held as briefly as possible.
     database["ATOMIC_REQUESTS"] = False
     database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # A persistent connection is checked before a request's first query (one SELECT 1),
+    # so a connection that died with a restarted server is replaced, not failed on.
+    database["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
     # Server-side parameter binding lets psycopg prepare the hot statements
     # after a few executions: about 1.25x purchases per second
     # (docs/performance.md). Turn it off behind a transaction-mode pgbouncer.
