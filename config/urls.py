@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config import health as config_health
 from config.admin_login import admin_login_secure
 from loyalty import api as loyalty_api
 from loyalty.journeys import views as journey_views
@@ -103,6 +104,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # the admin's language switcher
     path("health/", health, name="health"),
+    path("health/live/", config_health.live, name="health-live"),
+    path("health/ready/", config_health.ready, name="health-ready"),
     path(
         "api/schema/",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),

@@ -1,7 +1,10 @@
 import pytest
 import yaml
+from django.db import OperationalError, connection
+from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 
+from config import health
 from tests.schema_check import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +108,49 @@ def test_the_schema_check_refuses_answers_off_the_schema():
         assert_matches_schema(_answer({**balance, "available": "1"}), path, "get")
     with pytest.raises(AssertionError, match="does not declare 418"):
         assert_matches_schema(_answer(balance, status=418), path, "get")
+
+
+def test_liveness_answers_without_the_database(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/health/live/")
+    assert response.json() == {"status": "ok"}
+
+
+def test_readiness_checks_the_database_and_migrations(client):
+    response = client.get("/health/ready/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "migrations": "ok", "broker": "not used"},
+    }
+
+
+def test_a_worker_without_its_database_is_not_ready(client, monkeypatch):
+    def unreachable():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(connection, "ensure_connection", unreachable)
+    response = client.get("/health/ready/")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == "unreachable"
+
+
+def test_a_worker_with_migrations_to_apply_is_not_ready(client, monkeypatch):
+    monkeypatch.setattr(health, "_migrated", False)
+    monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda *args: [("a migration", False)])
+    response = client.get("/health/ready/")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "migrations": "pending",
+        "broker": "not used",
+    }
+
+
+def test_an_unreachable_broker_is_reported_but_the_worker_stays_ready(client, settings):
+    """Writes queue their work in the database; the workers catch up when it is back."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/health/ready/")
+    assert response.status_code == 200
+    assert response.json()["checks"]["broker"] == "unreachable"

@@ -210,6 +210,8 @@ SIGN_IN_STEP, SIGN_OUT = "sign-in step", "sign-out"
 URL_RULES: dict[str, tuple[str, str]] = {
     "set_language": (PUBLIC, "POST"),
     "health": (PUBLIC, "GET"),
+    "health-live": (PUBLIC, "GET"),
+    "health-ready": (PUBLIC, "GET"),
     "api-schema": (PUBLIC, "GET"),
     "api-docs": (PUBLIC, "GET"),
     # Tracking links of journey emails: a GET records the open or the click (analytics
