@@ -1,6 +1,9 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
+
+from config.db_timeouts import JOBS, timeouts_apply
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -10,3 +13,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 app = Celery("loyalty", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _jobs_bounded(**kwargs: object) -> None:
+    """A worker's jobs and imports get the jobs' database timeouts, not the web's."""
+    timeouts_apply(JOBS)

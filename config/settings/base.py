@@ -177,6 +177,22 @@ def database_settings(default_url: str) -> dict:
     return database
 
 
+# How long a database session of each kind of process may run a statement, wait for a
+# lock, or sit idle in a transaction, in milliseconds (config/db_timeouts.py). The web's
+# bound is what a till can wait; gunicorn's --timeout must be longer (docs/operations.md).
+DATABASE_TIMEOUTS = {
+    "web": {
+        "statement": env.int("WEB_STATEMENT_TIMEOUT_MS", default=5_000),
+        "lock": env.int("WEB_LOCK_TIMEOUT_MS", default=3_000),
+        "idle_in_transaction": env.int("WEB_IDLE_IN_TRANSACTION_TIMEOUT_MS", default=10_000),
+    },
+    "jobs": {
+        "statement": env.int("JOBS_STATEMENT_TIMEOUT_MS", default=600_000),
+        "lock": env.int("JOBS_LOCK_TIMEOUT_MS", default=60_000),
+        "idle_in_transaction": env.int("JOBS_IDLE_IN_TRANSACTION_TIMEOUT_MS", default=600_000),
+    },
+}
+
 # By default the embedded PostgreSQL 18 of `make demo` (config/embedded_postgres.py), on a
 # Unix socket in .demo-postgres/; tests default to the system server (config.settings.test).
 DATABASES = {"default": database_settings(embedded_postgres.database_url())}

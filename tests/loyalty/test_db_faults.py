@@ -7,7 +7,9 @@ import uuid
 import psycopg
 import pytest
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection
+from django.db.backends.signals import connection_created
 
+from config.db_timeouts import JOBS, timeouts_apply
 from loyalty import api
 from loyalty.db_faults import database_unavailable, transaction_retryable
 from loyalty.models import IdempotencyRecord, Purchase
@@ -117,3 +119,52 @@ def test_a_connection_the_server_dropped_is_replaced_before_it_is_used(monkeypat
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != backend
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_that_runs_out_of_time_rolls_back_and_answers_503(
+    pos, card, program, monkeypatch
+):
+    def slow(**kwargs):
+        purchase_record(**kwargs)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = '100ms'")
+            cursor.execute("SELECT pg_sleep(2)")
+
+    monkeypatch.setattr(api, "purchase_record", slow)
+    response = post_purchase(pos, card, str(uuid.uuid4()))
+    assert response.status_code == 503
+    assert (Purchase.objects.count(), IdempotencyRecord.objects.count()) == (0, 0)
+
+
+def session_setting(name):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting(%s)", [name])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_entry_point_bounds_every_session_it_opens():
+    from config import wsgi  # noqa: F401 -- the entry point connects the web's bounds
+
+    try:
+        connection.close()
+        assert session_setting("statement_timeout") == "5s"
+        assert session_setting("lock_timeout") == "3s"
+        assert session_setting("idle_in_transaction_session_timeout") == "10s"
+    finally:
+        connection_created.disconnect(dispatch_uid="database-timeouts")
+        connection.close()
+    assert session_setting("statement_timeout") == "0"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_jobs_get_longer_bounds_than_the_web():
+    timeouts_apply(JOBS)
+    try:
+        connection.close()
+        assert session_setting("statement_timeout") == "10min"
+        assert session_setting("lock_timeout") == "1min"
+    finally:
+        connection_created.disconnect(dispatch_uid="database-timeouts")
+        connection.close()
