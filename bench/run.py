@@ -257,9 +257,7 @@ def _inprocess_worker(args: tuple[str, int, int, float, str]) -> int:
     import random
     from decimal import Decimal
 
-    from loyalty.answers import purchase_answer
-    from loyalty.idempotency import idempotent_answer
-    from loyalty.services.purchases import purchase_record
+    from loyalty.answers import purchase_record_answer
     from partners.models import Partner
 
     operator = Partner.objects.get(code="main")
@@ -269,29 +267,19 @@ def _inprocess_worker(args: tuple[str, int, int, float, str]) -> int:
     while time.perf_counter() < deadline:
         amount = Decimal(rng.randint(100, 500_000)) / 100
         category = rng.choice(["dairy", "bakery", "coffee"])
-        receipt: dict[str, Any] = {
-            "card": card_number(rng.randrange(members)),
-            "receipt_id": f"inproc-{run}-{worker}-{done}",
-            "amount": amount,
-            "items": [
+        receipt_id = f"inproc-{run}-{worker}-{done}"
+        # As the API records it: the key claimed, the purchase, the answer stored.
+        purchase_record_answer(
+            partner=operator,
+            outlet=None,
+            key=receipt_id,
+            card_number=card_number(rng.randrange(members)),
+            receipt_id=receipt_id,
+            amount=amount,
+            items=[
                 {"sku": f"{category}-1", "category": category, "qty": "1", "price": str(amount)}
             ],
-            "redeem_points": 0,
-        }
-        # As the API records it: the key claimed, the purchase, the answer stored.
-        idempotent_answer(
-            partner=operator,
-            key=receipt["receipt_id"],
-            operation="purchase",
-            request=receipt,
-            run=lambda r=receipt: purchase_record(  # type: ignore[misc]
-                partner=operator,
-                card_number=r["card"],
-                receipt_id=r["receipt_id"],
-                amount=r["amount"],
-                items=r["items"],
-            ),
-            answer=purchase_answer,
+            redeem_points=0,
         )
         done += 1
     return done

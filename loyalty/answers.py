@@ -2,19 +2,21 @@
 and which render the bodies, and the answer (status and body) each operation's result
 gives. The POS API, the till and the demo answer through them alike."""
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from partners.models import Outlet, Partner
 from web.api import InstantField, MoneyField, rendered
 
-from .idempotency import Answer
+from .idempotency import Answer, idempotent_answer
 from .models import ClubMembership, Hold, Purchase
 from .selectors import short_balance
 from .services.bonuses import EventRewarded
-from .services.purchases import PurchaseRecorded
-from .services.refunds import RefundRecorded
+from .services.purchases import PurchaseRecorded, purchase_record
+from .services.refunds import RefundRecorded, refund_record
 from .tiers import member_status
 
 
@@ -115,6 +117,44 @@ def purchase_answer(recorded: PurchaseRecorded) -> Answer:
     return Answer(201, body)
 
 
+def purchase_record_answer(
+    *,
+    partner: Partner,
+    outlet: Outlet | None,
+    key: str | None,
+    card_number: str,
+    receipt_id: str,
+    amount: Decimal,
+    items: list[dict[str, Any]],
+    redeem_points: int,
+) -> Answer:
+    """Record a receipt once per key. The POS API and the till ask it alike, so the same
+    key and receipt are the same request at both."""
+    receipt = {
+        "card": card_number,
+        "receipt_id": receipt_id,
+        "amount": amount,
+        "items": items,
+        "redeem_points": redeem_points,
+    }
+    return idempotent_answer(
+        partner=partner,
+        key=key,
+        operation="purchase",
+        request=receipt,
+        run=lambda: purchase_record(
+            partner=partner,
+            outlet=outlet,
+            card_number=card_number,
+            receipt_id=receipt_id,
+            amount=amount,
+            items=items,
+            redeem_points=redeem_points,
+        ),
+        answer=purchase_answer,
+    )
+
+
 def purchase_body(purchase: Purchase) -> dict[str, Any]:
     """A recorded purchase with its member's balance and status now (the detail view)."""
     member_id = purchase.member_id
@@ -135,6 +175,22 @@ class RefundOutputSerializer(serializers.Serializer):
 
 def refund_answer(recorded: RefundRecorded) -> Answer:
     return Answer(201, rendered(RefundOutputSerializer, recorded))
+
+
+def refund_record_answer(
+    *, partner: Partner, outlet: Outlet | None, key: str | None, purchase_id: int, amount: Decimal
+) -> Answer:
+    """Refund a purchase once per key, alike at the POS API and the till."""
+    return idempotent_answer(
+        partner=partner,
+        key=key,
+        operation="refund",
+        request={"purchase": purchase_id, "amount": amount},
+        run=lambda: refund_record(
+            partner=partner, outlet=outlet, purchase_id=purchase_id, amount=amount
+        ),
+        answer=refund_answer,
+    )
 
 
 class EventOutputSerializer(_OmitsEmptyLists):

@@ -32,9 +32,9 @@ from .answers import (
     club_membership_answer,
     event_answer,
     hold_answer,
-    purchase_answer,
     purchase_body,
-    refund_answer,
+    purchase_record_answer,
+    refund_record_answer,
 )
 from .club import club_join_by_card
 from .exceptions import NotFound
@@ -45,8 +45,6 @@ from .program import MAX_POINTS, MAX_RECEIPT_AMOUNT
 from .reports import non_member_sales_record
 from .selectors import member_balance
 from .services.bonuses import event_record
-from .services.purchases import purchase_record
-from .services.refunds import refund_record
 
 
 class CardBalanceApi(APIView):
@@ -143,30 +141,17 @@ class PurchaseCreateApi(APIView):
         key = idempotency_key_header(request)
         data = validated_input(self.PurchaseInputSerializer, request.data)
         api_key = request_api_key(request)
-        receipt = {
-            "card": data["card"].strip(),
-            "receipt_id": data["receipt_id"],
-            "amount": data["amount"],
-            "items": [
+        answer = purchase_record_answer(
+            partner=api_key.partner,
+            outlet=api_key.outlet,
+            key=key,
+            card_number=data["card"].strip(),
+            receipt_id=data["receipt_id"],
+            amount=data["amount"],
+            items=[
                 {name: str(value) for name, value in item.items()} for item in data.get("items", [])
             ],
-            "redeem_points": data["redeem_points"],
-        }
-        answer = idempotent_answer(
-            partner=api_key.partner,
-            key=key,
-            operation="purchase",
-            request=receipt,
-            run=lambda: purchase_record(
-                partner=api_key.partner,
-                outlet=api_key.outlet,
-                card_number=receipt["card"],
-                receipt_id=receipt["receipt_id"],
-                amount=receipt["amount"],
-                items=receipt["items"],
-                redeem_points=receipt["redeem_points"],
-            ),
-            answer=purchase_answer,
+            redeem_points=data["redeem_points"],
         )
         return answer_response(answer)
 
@@ -210,18 +195,12 @@ class RefundCreateApi(APIView):
         key = idempotency_key_header(request)
         data = validated_input(self.RefundInputSerializer, request.data)
         api_key = request_api_key(request)
-        answer = idempotent_answer(
+        answer = refund_record_answer(
             partner=api_key.partner,
+            outlet=api_key.outlet,
             key=key,
-            operation="refund",
-            request={"purchase": purchase_id, "amount": data["amount"]},
-            run=lambda: refund_record(
-                partner=api_key.partner,
-                outlet=api_key.outlet,
-                purchase_id=purchase_id,
-                amount=data["amount"],
-            ),
-            answer=refund_answer,
+            purchase_id=purchase_id,
+            amount=data["amount"],
         )
         return answer_response(answer)
 

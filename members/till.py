@@ -17,20 +17,16 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 
-from loyalty.answers import purchase_answer, refund_answer
+from loyalty.answers import purchase_record_answer, refund_record_answer
 from loyalty.exceptions import CardNotFound, Conflict, NotFound
-from loyalty.idempotency import Answer, idempotent_answer
+from loyalty.idempotency import Answer
 from loyalty.models import Purchase
-from loyalty.services.purchases import purchase_record
-from loyalty.services.refunds import refund_record
-from rewards.api import voucher_used_answer
+from rewards.api import voucher_use_answer
 from rewards.selectors import (
     VoucherNotFound,
     voucher_by_code,
     voucher_code_like,
-    voucher_code_normalize,
 )
-from rewards.services import voucher_use
 
 from .models import Card, CardClaim, Cashier, Member, TillAction
 from .selectors import member_by_card, member_by_card_or_phone, member_usable_card
@@ -172,29 +168,15 @@ def till_purchase(
     """Record a receipt at this outlet: earn, and pay part with points if asked."""
     member, _card = member_by_card(card_number)
     _refuse_own_card(cashier, member.phone, card_number)
-    partner = cashier.outlet.partner
-    # Asked as the POS API asks, so that the same key means the same receipt at both.
-    receipt = {
-        "card": card_number,
-        "receipt_id": receipt_id,
-        "amount": amount,
-        "items": [],
-        "redeem_points": redeem_points,
-    }
-    result = idempotent_answer(
-        partner=partner,
+    result = purchase_record_answer(
+        partner=cashier.outlet.partner,
+        outlet=cashier.outlet,
         key=key,
-        operation="purchase",
-        request=receipt,
-        run=lambda: purchase_record(
-            partner=partner,
-            outlet=cashier.outlet,
-            card_number=card_number,
-            receipt_id=receipt_id,
-            amount=amount,
-            redeem_points=redeem_points,
-        ),
-        answer=purchase_answer,
+        card_number=card_number,
+        receipt_id=receipt_id,
+        amount=amount,
+        items=[],
+        redeem_points=redeem_points,
     )
     _audit(
         cashier,
@@ -218,14 +200,8 @@ def till_refund(cashier: Cashier, *, receipt_id: str, amount: Decimal, key: str)
     )
     if purchase is None:
         raise NotFound(_("No purchase with this receipt number."))
-    partner = cashier.outlet.partner
-    result = idempotent_answer(
-        partner=partner,
-        key=key,
-        operation="refund",
-        request={"purchase": purchase.pk, "amount": amount},
-        run=lambda: refund_record(partner=partner, purchase_id=purchase.pk, amount=amount),
-        answer=refund_answer,
+    result = refund_record_answer(
+        partner=cashier.outlet.partner, outlet=None, key=key, purchase_id=purchase.pk, amount=amount
     )
     _audit(
         cashier,
@@ -242,16 +218,12 @@ def till_refund(cashier: Cashier, *, receipt_id: str, amount: Decimal, key: str)
 
 def till_voucher_use(cashier: Cashier, *, code: str, receipt_id: str, key: str) -> Answer:
     """Take a voucher against a receipt; the discount itself is given by the POS."""
-    code = voucher_code_normalize(code)
-    result = idempotent_answer(
+    result = voucher_use_answer(
         partner=cashier.outlet.partner,
+        outlet=cashier.outlet,
         key=key,
-        operation="voucher_use",
-        request={"code": code, "receipt_id": receipt_id},
-        run=lambda: voucher_use(
-            partner=cashier.outlet.partner, outlet=cashier.outlet, code=code, receipt_id=receipt_id
-        ),
-        answer=voucher_used_answer,
+        code=code,
+        receipt_id=receipt_id,
     )
     voucher = voucher_by_code(code)
     _audit(

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from loyalty.idempotency import Answer, idempotent_answer
 from members.selectors import member_usable_card
 from partners.authentication import ApiKeyCardThrottle, ApiKeyLookupThrottle, request_api_key
+from partners.models import Outlet, Partner
 from partners.selectors import operator_partner
 from web.api import (
     IDEMPOTENCY_KEY,
@@ -49,6 +50,22 @@ def voucher_issued_answer(voucher: Voucher) -> Answer:
 
 def voucher_used_answer(voucher: Voucher) -> Answer:
     return Answer(200, rendered(VoucherSerializer, voucher))
+
+
+def voucher_use_answer(
+    *, partner: Partner, outlet: Outlet | None, key: str | None, code: str, receipt_id: str
+) -> Answer:
+    """Use a voucher once per key, alike at the POS API and the till (the code as typed,
+    with dashes or spaces, is the same request as the code written plain)."""
+    code = voucher_code_normalize(code)
+    return idempotent_answer(
+        partner=partner,
+        key=key,
+        operation="voucher_use",
+        request={"code": code, "receipt_id": receipt_id},
+        run=lambda: voucher_use(partner=partner, outlet=outlet, code=code, receipt_id=receipt_id),
+        answer=voucher_used_answer,
+    )
 
 
 def reward_redeem_answer(*, member_id: int, reward_id: int, key: str | None) -> Answer:
@@ -116,18 +133,11 @@ class VoucherUseApi(APIView):
         key = idempotency_key_header(request)
         data = validated_input(self.VoucherUseInputSerializer, request.data)
         api_key = request_api_key(request)
-        code = voucher_code_normalize(code)
-        answer = idempotent_answer(
+        answer = voucher_use_answer(
             partner=api_key.partner,
+            outlet=api_key.outlet,
             key=key,
-            operation="voucher_use",
-            request={"code": code, "receipt_id": data["receipt_id"]},
-            run=lambda: voucher_use(
-                partner=api_key.partner,
-                outlet=api_key.outlet,
-                code=code,
-                receipt_id=data["receipt_id"],
-            ),
-            answer=voucher_used_answer,
+            code=code,
+            receipt_id=data["receipt_id"],
         )
         return answer_response(answer)

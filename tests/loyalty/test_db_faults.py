@@ -10,7 +10,7 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.db.backends.signals import connection_created
 
 from config.db_timeouts import JOBS, timeouts_apply
-from loyalty import api
+from loyalty import answers
 from loyalty.db_faults import database_unavailable, transaction_retryable
 from loyalty.models import IdempotencyRecord, Purchase
 from loyalty.services.purchases import purchase_record
@@ -65,7 +65,7 @@ def test_an_unreachable_database_answers_503_with_retry_after_not_409(
     def server_gone(**_kwargs):
         raise db_error(OperationalError, message="server closed the connection unexpectedly")
 
-    monkeypatch.setattr(api, "purchase_record", server_gone)
+    monkeypatch.setattr(answers, "purchase_record", server_gone)
     response = post_purchase(pos, card, str(uuid.uuid4()))
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"
@@ -82,7 +82,7 @@ def test_a_deadlock_is_run_again_whole_and_recorded_once(pos, card, program, mon
             raise db_error(OperationalError, psycopg.errors.DeadlockDetected)
         return purchase_record(**kwargs)
 
-    monkeypatch.setattr(api, "purchase_record", deadlocked_once)
+    monkeypatch.setattr(answers, "purchase_record", deadlocked_once)
     key = str(uuid.uuid4())
     response = post_purchase(pos, card, key)
     assert response.status_code == 201, response.json()
@@ -99,7 +99,7 @@ def test_a_deadlock_that_persists_is_503_after_three_attempts(pos, card, program
         calls.append(kwargs["receipt_id"])
         raise db_error(OperationalError, psycopg.errors.DeadlockDetected)
 
-    monkeypatch.setattr(api, "purchase_record", always_deadlocked)
+    monkeypatch.setattr(answers, "purchase_record", always_deadlocked)
     response = post_purchase(pos, card, str(uuid.uuid4()))
     assert response.status_code == 503
     assert len(calls) == 3
@@ -131,7 +131,7 @@ def test_a_statement_that_runs_out_of_time_rolls_back_and_answers_503(
             cursor.execute("SET LOCAL statement_timeout = '100ms'")
             cursor.execute("SELECT pg_sleep(2)")
 
-    monkeypatch.setattr(api, "purchase_record", slow)
+    monkeypatch.setattr(answers, "purchase_record", slow)
     response = post_purchase(pos, card, str(uuid.uuid4()))
     assert response.status_code == 503
     assert (Purchase.objects.count(), IdempotencyRecord.objects.count()) == (0, 0)

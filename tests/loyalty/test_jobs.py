@@ -9,8 +9,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from loyalty import tasks
-from loyalty.answers import purchase_answer
-from loyalty.idempotency import idempotent_answer
+from loyalty.answers import purchase_record_answer
 from loyalty.jobs import idempotency_keys_purge, lots_expire_due, pending_release_due
 from loyalty.ledger import Kind, ledger_breaches
 from loyalty.models import Account, IdempotencyRecord, Lot, Transfer
@@ -144,15 +143,15 @@ def test_two_release_runs_at_once_release_each_lot_once():
 def test_old_idempotency_keys_are_purged_and_recent_ones_kept(card, program, capsys):
     old = timezone.now() - timedelta(days=45)
     for key in ("old-1", "old-2", "new"):
-        idempotent_answer(
+        purchase_record_answer(
             partner=card.partner,
+            outlet=None,
             key=key,
-            operation="purchase",
-            request={"receipt_id": key},
-            run=lambda key=key: purchase_record(
-                partner=card.partner, card_number=card.number, receipt_id=key, amount=Decimal(100)
-            ),
-            answer=purchase_answer,
+            card_number=card.number,
+            receipt_id=key,
+            amount=Decimal(100),
+            items=[],
+            redeem_points=0,
         )
     IdempotencyRecord.objects.filter(key__startswith="old").update(created_at=old)
     assert idempotency_keys_purge(keep_days=30, batch_size=1) == 2
